@@ -1,0 +1,64 @@
+import { HttpException, HttpStatus } from '@nestjs/common';
+import { InsufficientScopeError, ResourceServerError } from '../errors.js';
+
+/** Seconds a client should wait before retrying a 503. */
+export const RETRY_AFTER_SECONDS = 5;
+
+const REASON: Record<number, string> = {
+  400: 'Bad Request',
+  401: 'Unauthorized',
+  403: 'Forbidden',
+  503: 'Service Unavailable',
+};
+
+/** The client-facing message: short and fixed per code, so nothing from a token or an AS answer leaks out. */
+const MESSAGE: Record<string, string> = {
+  ERR_MISSING_CREDENTIALS: 'A bearer access token is required.',
+  ERR_INVALID_REQUEST: 'The bearer access token is malformed.',
+  ERR_INVALID_TOKEN: 'The access token is invalid, expired or revoked.',
+  ERR_INSUFFICIENT_SCOPE: 'The access token does not carry a required scope.',
+  ERR_SERVICE_PROVIDER_NOT_ALLOWED: 'This service provider may not call this endpoint.',
+  ERR_AUTHORIZATION_SERVER_UNAVAILABLE: 'The access token cannot be checked right now; retry later.',
+  ERR_UNTRUSTED_INTROSPECTION_RESPONSE: 'The access token cannot be checked right now; retry later.',
+  ERR_USER_RESOLUTION_FAILED: 'The access token cannot be checked right now; retry later.',
+  ERR_NOT_CONFIGURED: 'Bearer authentication is not configured on this server.',
+};
+
+/** RFC 6750 §3 challenge for an error, or undefined when the status carries none. */
+export function challengeFor(error: ResourceServerError, realm: string): string | undefined {
+  if (!error.challenge) return undefined;
+  let challenge = `Bearer realm="${realm}"`;
+  if (error.bearerError) challenge += `, error="${error.bearerError}"`;
+  if (error instanceof InsufficientScopeError) challenge += `, scope="${error.requiredScopes.join(' ')}"`;
+  return challenge;
+}
+
+/** The HTTP answer to a ResourceServerError, thrown as a Nest HttpException carrying its headers. */
+export class ResourceServerHttpException extends HttpException {
+  constructor(
+    readonly error: ResourceServerError,
+    readonly headers: Readonly<Record<string, string>>,
+  ) {
+    super(
+      { statusCode: error.status, error: REASON[error.status] ?? HttpStatus[error.status], message: MESSAGE[error.code] ?? error.message },
+      error.status,
+    );
+  }
+}
+
+export function toHttpException(error: ResourceServerError, realm: string): ResourceServerHttpException {
+  const headers: Record<string, string> = {};
+  const challenge = challengeFor(error, realm);
+  if (challenge) headers['WWW-Authenticate'] = challenge;
+  if (error.retryable) headers['Retry-After'] = String(RETRY_AFTER_SECONDS);
+  return new ResourceServerHttpException(error, headers);
+}
+
+/** Sets the exception's headers on an Express or Fastify response (both have `header(name, value)`). */
+export function applyHeaders(response: unknown, exception: ResourceServerHttpException): void {
+  const target = response as { header?: (name: string, value: string) => unknown; setHeader?: (name: string, value: string) => unknown };
+  for (const [name, value] of Object.entries(exception.headers)) {
+    if (typeof target.header === 'function') target.header(name, value);
+    else target.setHeader?.(name, value);
+  }
+}

@@ -1,0 +1,152 @@
+import { MIMEType } from 'node:util';
+import {
+  compactDecrypt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey,
+} from 'jose';
+import type { TokenIntrospection } from '../config/resource-server-options.js';
+import { UntrustedIntrospectionResponseError } from '../errors.js';
+import type { DecryptionKey } from '../keys/decryption-keys.js';
+import type { HttpResponse } from './http-client.js';
+
+/** RFC 9701 §5: the response's media type, and the `typ` of its JWS. */
+export const TOKEN_INTROSPECTION_JWT_MEDIA_TYPE = 'application/token-introspection+jwt';
+const TOKEN_INTROSPECTION_JWT_TYP = 'token-introspection+jwt';
+/** RFC 9701 says nothing of freshness; an answer older than this is stale (CONTRACT §3). */
+export const MAX_RESPONSE_AGE_SECONDS = 300;
+
+export interface JwtIntrospectionContext {
+  issuer: string;
+  clientId: string;
+  signingAlgs: readonly string[];
+  encryptionAlg: string;
+  encryptionEnc: string;
+  /** Keys to decrypt with; when not empty, the response must be encrypted. */
+  decryptionKeys: readonly DecryptionKey[];
+  /** Resolves the AS's verification key (its JWKS, or the client secret for HS*). */
+  verificationKey: JWTVerifyGetKey;
+  clockToleranceSeconds: number;
+  /** Seconds since the epoch; injectable for tests. */
+  now?: () => number;
+}
+
+function untrusted(check: string, cause?: unknown): never {
+  throw new UntrustedIntrospectionResponseError(check, { cause });
+}
+
+function mediaTypeOf(contentType: string | undefined): string | undefined {
+  if (contentType === undefined) return undefined;
+  try {
+    return new MIMEType(contentType).essence;
+  } catch {
+    return undefined;
+  }
+}
+
+export function assertMediaType(response: HttpResponse, expected: string): void {
+  const actual = mediaTypeOf(response.contentType);
+  if (actual !== expected) untrusted(`Content-Type is ${actual ?? 'missing or invalid'}, expected ${expected}`);
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+/** Which keys to try: the one the JWE names by `kid`, else every key (all share the configured `alg`). */
+function candidateKeys(jwe: string, keys: readonly DecryptionKey[]): readonly DecryptionKey[] {
+  let kid: unknown;
+  try {
+    kid = decodeProtectedHeader(jwe).kid;
+  } catch (error) {
+    untrusted('JWE protected header is not valid', error);
+  }
+  const named = typeof kid === 'string' ? keys.find((key) => key.kid === kid) : undefined;
+  return named ? [named] : keys;
+}
+
+async function decrypt(jwe: string, context: JwtIntrospectionContext): Promise<string> {
+  let lastError: unknown;
+  for (const { key } of candidateKeys(jwe, context.decryptionKeys)) {
+    try {
+      const { plaintext, protectedHeader } = await compactDecrypt(jwe, key, {
+        keyManagementAlgorithms: [context.encryptionAlg],
+        contentEncryptionAlgorithms: [context.encryptionEnc],
+      });
+      if (protectedHeader.cty !== undefined && String(protectedHeader.cty).toUpperCase() !== 'JWT') {
+        untrusted('JWE cty is not JWT');
+      }
+      return new TextDecoder().decode(plaintext);
+    } catch (error) {
+      // An algorithm mismatch will not change with another key: stop at once.
+      if (error instanceof joseErrors.JOSEAlgNotAllowed) untrusted('JWE alg or enc not allowed', error);
+      if (error instanceof UntrustedIntrospectionResponseError) throw error;
+      lastError = error;
+    }
+  }
+  return untrusted('JWE cannot be decrypted with our keys', lastError);
+}
+
+function joseCheckName(error: unknown): string {
+  if (error instanceof joseErrors.JWTClaimValidationFailed || error instanceof joseErrors.JWTExpired) {
+    return `JWT claim ${error.claim} ${error.reason}: ${error.message}`;
+  }
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'JWS signature is not valid';
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'JWS alg not allowed';
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'JWS key not found in the AS JWKS';
+  if (error instanceof joseErrors.JWKSTimeout) return 'AS JWKS did not answer in time';
+  if (error instanceof joseErrors.JOSEError) return `JWS not valid (${error.code})`;
+  return 'JWS cannot be verified';
+}
+
+/**
+ * RFC 9701 response processing: media type → decrypt (when keys are configured) → verify the JWS with only the
+ * allowed algorithms → `typ`, `iss`, `aud`, `iat` → the `token_introspection` object. Throws
+ * UntrustedIntrospectionResponseError naming the failed check. Does not judge the token itself (see rules).
+ */
+export async function verifyJwtIntrospectionResponse(
+  response: HttpResponse,
+  context: JwtIntrospectionContext,
+): Promise<TokenIntrospection> {
+  assertMediaType(response, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE);
+  const body = response.body.trim();
+  const parts = body.split('.').length;
+  let jws: string;
+  if (context.decryptionKeys.length > 0) {
+    if (parts !== 5) untrusted(parts === 3 ? 'response is not encrypted, but keys are configured' : 'response is not a JWE');
+    jws = await decrypt(body, context);
+  } else {
+    if (parts === 5) untrusted('response is encrypted, but no private keys are configured');
+    jws = body;
+  }
+  if (jws.split('.').length !== 3) untrusted('decrypted payload is not a JWS');
+
+  let payload: Record<string, unknown>;
+  try {
+    ({ payload } = await jwtVerify(jws, context.verificationKey, {
+      algorithms: [...context.signingAlgs],
+      typ: TOKEN_INTROSPECTION_JWT_TYP,
+      issuer: context.issuer,
+      audience: context.clientId,
+      requiredClaims: ['iat'],
+      maxTokenAge: MAX_RESPONSE_AGE_SECONDS,
+      clockTolerance: context.clockToleranceSeconds,
+      currentDate: context.now ? new Date(context.now() * 1000) : undefined,
+    }));
+  } catch (error) {
+    return untrusted(joseCheckName(error), error);
+  }
+  const introspection = payload.token_introspection;
+  if (!isObject(introspection)) untrusted('token_introspection is missing or not an object');
+  return introspection as TokenIntrospection;
+}
+
+/** RFC 7662 plain JSON: media type, an object, `iss` (when present) is the issuer. */
+export function parseJsonIntrospectionResponse(response: HttpResponse, issuer: string): TokenIntrospection {
+  assertMediaType(response, 'application/json');
+  let value: unknown;
+  try {
+    value = JSON.parse(response.body);
+  } catch (error) {
+    untrusted('body is not JSON', error);
+  }
+  if (!isObject(value)) untrusted('body is not a JSON object');
+  if (value.iss !== undefined && value.iss !== issuer) untrusted('iss is not the issuer');
+  return value as TokenIntrospection;
+}

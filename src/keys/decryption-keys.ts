@@ -1,0 +1,98 @@
+import { createPrivateKey } from 'node:crypto';
+import { calculateJwkThumbprint, type CryptoKey, importJWK, type JWK } from 'jose';
+import type { PrivateKeyInput } from '../config/resource-server-options.js';
+
+/** One private key of the resource server, imported once, with the public JWK served at `/jwks`. */
+export interface DecryptionKey {
+  readonly kid: string;
+  readonly key: CryptoKey;
+  readonly publicJwk: Readonly<JWK>;
+}
+
+/** A key setting that cannot be used. The message never contains key material. */
+export class KeyLoadingProblem extends Error {}
+
+const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
+  RSA: ['kty', 'n', 'e'],
+  EC: ['kty', 'crv', 'x', 'y'],
+  OKP: ['kty', 'crv', 'x'],
+};
+
+const keyTypesFor = (alg: string): readonly string[] => (alg.startsWith('RSA-') ? ['RSA'] : ['EC', 'OKP']);
+
+const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
+
+/** PEM (PKCS#8, PKCS#1, SEC1) → private JWK, through Node's own parser. */
+function jwkFromPem(pem: string, label: string): JWK {
+  if (label.includes('ENCRYPTED')) throw new KeyLoadingProblem('privateKeys: encrypted PEM keys are not supported');
+  if (!label.includes('PRIVATE KEY')) throw new KeyLoadingProblem(`privateKeys: a PEM block is not a private key`);
+  try {
+    return createPrivateKey(pem).export({ format: 'jwk' }) as JWK;
+  } catch {
+    throw new KeyLoadingProblem('privateKeys: a PEM private key cannot be parsed');
+  }
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new KeyLoadingProblem('privateKeys: the value is neither PEM nor valid JSON (JWK or JWK Set)');
+  }
+}
+
+/** Flattens every accepted shape of the setting to a list of private JWKs. */
+function privateJwks(input: PrivateKeyInput | unknown): JWK[] {
+  if (typeof input === 'string') {
+    const text = input.trim();
+    if (text.startsWith('{') || text.startsWith('[')) return privateJwks(parseJson(text));
+    const blocks = [...text.matchAll(PEM_BLOCK)];
+    if (blocks.length === 0) throw new KeyLoadingProblem('privateKeys: no PEM block or JWK found');
+    return blocks.map((block) => jwkFromPem(block[0], block[1]!));
+  }
+  if (Array.isArray(input)) return input.flatMap((item) => privateJwks(item));
+  if (input !== null && typeof input === 'object') {
+    if ('keys' in input && Array.isArray((input as { keys: unknown }).keys)) {
+      return privateJwks((input as { keys: unknown[] }).keys);
+    }
+    if ('kty' in input) return [input as JWK];
+  }
+  throw new KeyLoadingProblem('privateKeys: expected PEM, a JWK or a JWK Set');
+}
+
+async function loadKey(jwk: JWK, alg: string): Promise<DecryptionKey> {
+  const publicMembers = PUBLIC_MEMBERS[jwk.kty ?? ''];
+  if (!publicMembers || !keyTypesFor(alg).includes(jwk.kty!)) {
+    throw new KeyLoadingProblem(`privateKeys: a ${jwk.kty ?? 'untyped'} key cannot be used with encryptionAlg ${alg}`);
+  }
+  if (typeof jwk.d !== 'string') throw new KeyLoadingProblem('privateKeys: a key is public, not private');
+  if (jwk.use !== undefined && jwk.use !== 'enc') throw new KeyLoadingProblem('privateKeys: a key is not for use "enc"');
+  if (jwk.alg !== undefined && jwk.alg !== alg) {
+    throw new KeyLoadingProblem(`privateKeys: a key is for alg ${jwk.alg}, not encryptionAlg ${alg}`);
+  }
+  const publicJwk: JWK = Object.fromEntries(publicMembers.map((member) => [member, jwk[member as keyof JWK]]));
+  const kid = jwk.kid ?? (await calculateJwkThumbprint(publicJwk, 'sha256'));
+  let key: CryptoKey;
+  try {
+    // key_ops/use are checked above; leaving them out keeps WebCrypto from second-guessing the usages.
+    const { key_ops: _ops, use: _use, ...material } = jwk;
+    key = (await importJWK({ ...material, alg }, alg, { extractable: false })) as CryptoKey;
+  } catch {
+    throw new KeyLoadingProblem(`privateKeys: a key cannot be imported for ${alg}`);
+  }
+  return { kid, key, publicJwk: Object.freeze({ ...publicJwk, kid, use: 'enc', alg }) };
+}
+
+/** Imports the resource server's private keys once, at start-up. */
+export async function loadDecryptionKeys(input: PrivateKeyInput | undefined, alg: string): Promise<DecryptionKey[]> {
+  if (input === undefined) return [];
+  const keys = await Promise.all(privateJwks(input).map((jwk) => loadKey(jwk, alg)));
+  const kids = new Set(keys.map((key) => key.kid));
+  if (kids.size !== keys.length) throw new KeyLoadingProblem('privateKeys: two keys share one kid');
+  return keys;
+}
+
+/** The public JWK Set served at `/jwks`: only public members, by construction. */
+export const publicJwks = (keys: readonly DecryptionKey[]): { keys: JWK[] } => ({
+  keys: keys.map((key) => ({ ...key.publicJwk })),
+});

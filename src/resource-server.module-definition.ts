@@ -1,0 +1,12 @@
+import { ConfigurableModuleBuilder } from '@nestjs/common';
+import type { ResourceServerModuleExtras, ResourceServerOptions } from './config/resource-server-options.js';
+
+export const {
+  ConfigurableModuleClass: ConfigurableResourceServerModule,
+  MODULE_OPTIONS_TOKEN: RESOURCE_SERVER_OPTIONS,
+  OPTIONS_TYPE,
+  ASYNC_OPTIONS_TYPE,
+} = new ConfigurableModuleBuilder<ResourceServerOptions>({ moduleName: 'ResourceServer' })
+  .setClassMethodName('forRoot')
+  .setExtras<ResourceServerModuleExtras>({ jwksPath: '/jwks' }, (definition) => ({ ...definition, global: true }))
+  .build();

@@ -1,0 +1,118 @@
+import { type DynamicModule, Logger, Module, type Provider, type Type, Controller, Get } from '@nestjs/common';
+import { ConfigModule, ConfigService } from '@nestjs/config';
+import { APP_FILTER } from '@nestjs/core';
+import { AuthorizationServerClient } from './authorization-server/authorization-server-client.js';
+import { FallbackStrategy } from './auth/fallback.strategy.js';
+import { ResourceServerExceptionFilter } from './auth/resource-server-exception.filter.js';
+import { ResourceServerGuard } from './auth/resource-server.guard.js';
+import { ResourceServerStrategy } from './auth/resource-server.strategy.js';
+import { optionsFromEnvironment } from './config/environment.js';
+import { loadResourceServerState } from './config/load-settings.js';
+import type { ResourceServerOptions } from './config/resource-server-options.js';
+import { RESOURCE_SERVER_STATE, type ResourceServerState } from './config/resource-server-state.js';
+import { JwksController } from './jwks.controller.js';
+import {
+  ASYNC_OPTIONS_TYPE, ConfigurableResourceServerModule, OPTIONS_TYPE, RESOURCE_SERVER_OPTIONS,
+} from './resource-server.module-definition.js';
+import { TokenValidator } from './validation/token-validator.js';
+
+/** Options read from the environment by `forRoot()`, with the problems met while reading them. */
+const ENVIRONMENT_OPTIONS = Symbol('RESOURCE_SERVER_ENVIRONMENT_OPTIONS');
+const STRATEGY = Symbol('RESOURCE_SERVER_STRATEGY_INSTANCE');
+
+const logger = new Logger('ResourceServerModule');
+
+function jwksControllerAt(path: string): Type<JwksController> {
+  if (path.replace(/^\/+/, '') === 'jwks') return JwksController;
+  @Controller()
+  class CustomPathJwksController extends JwksController {
+    @Get(path)
+    override getJwks(): ReturnType<JwksController['getJwks']> {
+      return super.getJwks();
+    }
+  }
+  return CustomPathJwksController;
+}
+
+const providers: Provider[] = [
+  {
+    provide: RESOURCE_SERVER_STATE,
+    inject: [RESOURCE_SERVER_OPTIONS, { token: ENVIRONMENT_OPTIONS, optional: true }],
+    useFactory: async (options: ResourceServerOptions | undefined, fromEnvironment?: { problems: string[] }) => {
+      const state = await loadResourceServerState(options, fromEnvironment?.problems);
+      // Each problem once, by setting name; values are never logged (they may be secrets).
+      for (const problem of state.problems) logger.error(`not configured: ${problem}`);
+      if (state.problems.length > 0) logger.error('bearer requests will be answered 503 until this is fixed');
+      return state;
+    },
+  },
+  {
+    provide: AuthorizationServerClient,
+    inject: [RESOURCE_SERVER_STATE],
+    useFactory: (state: ResourceServerState) => new AuthorizationServerClient(state.settings),
+  },
+  {
+    provide: TokenValidator,
+    inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient],
+    useFactory: (state: ResourceServerState, client: AuthorizationServerClient) => new TokenValidator(state.settings, client),
+  },
+  {
+    // Registering with Passport is the constructor's side effect; the fallback takes the name when unconfigured.
+    provide: STRATEGY,
+    inject: [RESOURCE_SERVER_STATE, TokenValidator],
+    useFactory: (state: ResourceServerState, validator: TokenValidator) =>
+      state.settings ? new ResourceServerStrategy(validator, state) : new FallbackStrategy(state.realm),
+  },
+  { provide: APP_FILTER, useClass: ResourceServerExceptionFilter },
+  ResourceServerGuard,
+];
+
+const exported = [RESOURCE_SERVER_STATE, AuthorizationServerClient, TokenValidator, ResourceServerGuard];
+
+/**
+ * Makes a Nest app an OAuth 2.0 resource server. Global. `forRoot()` without options reads the environment
+ * (CONTRACT §2 names) through ConfigService; `forRoot(options)` and `forRootAsync({ useFactory })` take options.
+ * Invalid or missing settings never stop the app: they are logged, and bearer requests are answered 503.
+ */
+@Module({})
+export class ResourceServerModule extends ConfigurableResourceServerModule {
+  static override forRoot(options?: typeof OPTIONS_TYPE): DynamicModule {
+    if (options === undefined) {
+      return ResourceServerModule.withProviders(
+        {
+          module: ResourceServerModule,
+          global: true,
+          imports: [ConfigModule.forRoot()],
+          providers: [
+            {
+              provide: ENVIRONMENT_OPTIONS,
+              inject: [ConfigService],
+              useFactory: (config: ConfigService) => optionsFromEnvironment((name) => config.get<string>(name)),
+            },
+            {
+              provide: RESOURCE_SERVER_OPTIONS,
+              inject: [ENVIRONMENT_OPTIONS],
+              useFactory: (fromEnvironment: { options: ResourceServerOptions }) => fromEnvironment.options,
+            },
+          ],
+        },
+        '/jwks',
+      );
+    }
+    return ResourceServerModule.withProviders(super.forRoot(options), options.jwksPath ?? '/jwks');
+  }
+
+  static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
+    return ResourceServerModule.withProviders(super.forRootAsync(options), options.jwksPath ?? '/jwks');
+  }
+
+  private static withProviders(definition: DynamicModule, jwksPath: string): DynamicModule {
+    return {
+      ...definition,
+      global: true,
+      controllers: [jwksControllerAt(jwksPath)],
+      providers: [...(definition.providers ?? []), ...providers],
+      exports: [...exported],
+    };
+  }
+}

@@ -1,0 +1,107 @@
+import 'reflect-metadata';
+import { createServer } from 'node:net';
+import { Controller, Get, type INestApplication, Module, type DynamicModule, Req, UseGuards } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { AuthGuard } from '@nestjs/passport';
+import { FastifyAdapter } from '@nestjs/platform-fastify';
+import {
+  AllowedServiceProviders, RESOURCE_SERVER_STRATEGY, ResourceServerGuard, ResourceServerModule,
+  type ResourceServerOptions,
+} from '../../src/index.js';
+
+export type Adapter = 'express' | 'fastify';
+export const ADAPTERS: Adapter[] = ['express', 'fastify'];
+
+type UserRequest = { user?: unknown };
+
+/** Routes covering every policy shape: two SPs, one SP, the module list, none (default deny), Passport, public. */
+@Controller('documents')
+@UseGuards(ResourceServerGuard)
+@AllowedServiceProviders('sp-a', 'sp-b')
+class DocumentsController {
+  @Get()
+  list(@Req() request: UserRequest): unknown {
+    return { user: request.user };
+  }
+
+  @Get('sp-a-only')
+  @AllowedServiceProviders('sp-a')
+  spAOnly(@Req() request: UserRequest): unknown {
+    return { user: request.user };
+  }
+}
+
+@Controller()
+class PolicyController {
+  @Get('module-list')
+  @UseGuards(ResourceServerGuard)
+  @AllowedServiceProviders()
+  moduleList(@Req() request: UserRequest): unknown {
+    return { user: request.user };
+  }
+
+  @Get('undecorated')
+  @UseGuards(ResourceServerGuard)
+  undecorated(): unknown {
+    return { reached: true };
+  }
+
+  @Get('passport')
+  @UseGuards(AuthGuard(RESOURCE_SERVER_STRATEGY))
+  passport(@Req() request: UserRequest): unknown {
+    return { user: request.user };
+  }
+
+  @Get('public')
+  open(): unknown {
+    return { public: true };
+  }
+}
+
+export interface TestApp {
+  app: INestApplication;
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** A port that was free a moment ago, for the server that must be known before it starts (the AS or the app). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * A real Nest app using the module, listening on 127.0.0.1. `module` is the ResourceServerModule definition under
+ * test (forRoot(options), forRoot(), forRootAsync(...)).
+ */
+export async function startTestApp(input: {
+  module?: DynamicModule;
+  options?: ResourceServerOptions;
+  adapter?: Adapter;
+  port?: number;
+  logger?: false | ('error' | 'warn' | 'log')[];
+}): Promise<TestApp> {
+  const resourceServer = input.module ?? ResourceServerModule.forRoot(input.options ?? {});
+  @Module({ imports: [resourceServer], controllers: [DocumentsController, PolicyController] })
+  class TestAppModule {}
+  const adapter = input.adapter ?? 'express';
+  const app =
+    adapter === 'fastify'
+      ? await NestFactory.create(TestAppModule, new FastifyAdapter(), { logger: input.logger ?? false })
+      : await NestFactory.create(TestAppModule, { logger: input.logger ?? false });
+  await app.listen(input.port ?? 0, '127.0.0.1');
+  const { port } = app.getHttpServer().address() as { port: number };
+  return {
+    app,
+    port,
+    url: `http://127.0.0.1:${port}`,
+    close: () => app.close(),
+  };
+}
