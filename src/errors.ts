@@ -16,10 +16,13 @@ export abstract class ResourceServerError extends Error {
   readonly challenge: boolean = false;
   /** Whether the failure is on our side or the AS's (503): the client should retry later. */
   readonly retryable: boolean = false;
+  /** `Retry-After` seconds when the failure knows better than the default. */
+  readonly retryAfterSeconds?: number;
 
-  constructor(message: string, options?: { cause?: unknown }) {
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super(message, options);
     this.name = new.target.name;
+    if (options?.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
   }
 }
 
@@ -73,6 +76,13 @@ export class AuthorizationServerUnavailableError extends ResourceServerError {
   readonly code = 'ERR_AUTHORIZATION_SERVER_UNAVAILABLE';
   readonly status = 503;
   override readonly retryable = true;
+  /** A connection failure or a 5xx: worth one more try at once. Not a timeout (that would double the wait). */
+  readonly transient: boolean;
+
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number; transient?: boolean }) {
+    super(message, options);
+    this.transient = options?.transient ?? false;
+  }
 }
 
 /**

@@ -50,7 +50,7 @@ export function toHttpException(error: ResourceServerError, realm: string): Reso
   const headers: Record<string, string> = {};
   const challenge = challengeFor(error, realm);
   if (challenge) headers['WWW-Authenticate'] = challenge;
-  if (error.retryable) headers['Retry-After'] = String(RETRY_AFTER_SECONDS);
+  if (error.retryable) headers['Retry-After'] = String(error.retryAfterSeconds ?? RETRY_AFTER_SECONDS);
   return new ResourceServerHttpException(error, headers);
 }
 

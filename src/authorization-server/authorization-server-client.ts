@@ -1,3 +1,4 @@
+import { setTimeout } from 'node:timers/promises';
 import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { createRemoteJWKSet, type JWTVerifyGetKey } from 'jose';
 import { isSymmetricSigningAlg } from '../config/algorithms.js';
@@ -6,6 +7,7 @@ import type { ResourceServerSettings } from '../config/resource-server-settings.
 import {
   AuthorizationServerUnavailableError, ResourceServerNotConfiguredError, UntrustedIntrospectionResponseError,
 } from '../errors.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 import { AuthorizationServerHttpClient, type HttpResponse } from './http-client.js';
 import {
   parseJsonIntrospectionResponse, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE, verifyJwtIntrospectionResponse,
@@ -23,6 +25,9 @@ export interface AuthorizationServerMetadata {
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 const JWKS_COOLDOWN_MS = 30_000;
 
+/** Base delay before the one retry of a transient failure; jittered ×0.5–1.5 so that instances do not sync up. */
+const RETRY_DELAY_MS = 50;
+
 const nowInSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /**
@@ -32,6 +37,7 @@ const nowInSeconds = (): number => Math.floor(Date.now() / 1000);
 @Injectable()
 export class AuthorizationServerClient implements OnApplicationShutdown {
   private readonly http?: AuthorizationServerHttpClient;
+  private readonly breaker?: CircuitBreaker;
   private metadata?: Promise<AuthorizationServerMetadata>;
   private remoteJwks?: JWTVerifyGetKey;
   private readonly secretKey?: Uint8Array;
@@ -43,6 +49,10 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
       return;
     }
     this.http = new AuthorizationServerHttpClient(settings.timeoutMs);
+    this.breaker = new CircuitBreaker({
+      failureThreshold: settings.circuitBreakerFailureThreshold,
+      openSeconds: settings.circuitBreakerOpenSeconds,
+    });
     if (settings.signingAlgs.some(isSymmetricSigningAlg)) this.secretKey = new TextEncoder().encode(settings.clientSecret);
     this.introspectionHeaders = {
       accept: settings.introspectionFormat === 'jwt' ? TOKEN_INTROSPECTION_JWT_MEDIA_TYPE : 'application/json',
@@ -121,18 +131,30 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
    */
   async fetchIntrospection(token: string): Promise<TokenIntrospection> {
     const settings = this.configured();
-    const { introspectionEndpoint } = await this.discover();
     const form = new URLSearchParams({ token, token_type_hint: 'access_token' });
     if (settings.clientAuthMethod === 'client_secret_post') {
       form.set('client_id', settings.clientId);
       form.set('client_secret', settings.clientSecret);
     }
-    const response = await this.http!.send(introspectionEndpoint, {
-      method: 'POST',
-      headers: this.introspectionHeaders,
-      body: form.toString(),
-    });
-    if (response.status !== 200) throw unavailable(response);
+    const body = form.toString();
+    const send = async (): Promise<HttpResponse> => {
+      const { introspectionEndpoint } = await this.discover();
+      const response = await this.http!.send(introspectionEndpoint, {
+        method: 'POST',
+        headers: this.introspectionHeaders,
+        body,
+      });
+      if (response.status !== 200) throw unavailable(response);
+      return response;
+    };
+    const response = await this.breaker!.run(
+      () => send().catch(async (error: unknown) => {
+        if (!(error instanceof AuthorizationServerUnavailableError && error.transient)) throw error;
+        await setTimeout(RETRY_DELAY_MS * (0.5 + Math.random()));
+        return send();
+      }),
+      (error) => error instanceof AuthorizationServerUnavailableError,
+    );
     if (settings.introspectionFormat === 'json') return parseJsonIntrospectionResponse(response, settings.issuer);
     return verifyJwtIntrospectionResponse(response, {
       issuer: settings.issuer,
@@ -171,5 +193,7 @@ function unavailable(response: HttpResponse): AuthorizationServerUnavailableErro
     code = undefined;
   }
   const oauthError = typeof code === 'string' && /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(code) ? `, error ${code}` : '';
-  return new AuthorizationServerUnavailableError(`introspection answered HTTP ${response.status}${oauthError}`);
+  return new AuthorizationServerUnavailableError(`introspection answered HTTP ${response.status}${oauthError}`, {
+    transient: response.status >= 500,
+  });
 }

@@ -58,7 +58,8 @@ export class AuthorizationServerHttpClient {
       };
     } catch (error) {
       if (error instanceof UntrustedIntrospectionResponseError) throw error;
-      throw new AuthorizationServerUnavailableError(describeNetworkError(error, signal), { cause: error });
+      const timedOut = isTimeout(error, signal);
+      throw new AuthorizationServerUnavailableError(describeNetworkError(error, timedOut), { cause: error, transient: !timedOut });
     }
   }
 
@@ -67,11 +68,14 @@ export class AuthorizationServerHttpClient {
   }
 }
 
-function describeNetworkError(error: unknown, signal: AbortSignal): string {
-  if (signal.aborted || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.BodyTimeoutError
-    || error instanceof undiciErrors.ConnectTimeoutError) {
-    return 'the authorization server did not answer in time';
-  }
+const isTimeout = (error: unknown, signal: AbortSignal): boolean =>
+  signal.aborted
+  || error instanceof undiciErrors.HeadersTimeoutError
+  || error instanceof undiciErrors.BodyTimeoutError
+  || error instanceof undiciErrors.ConnectTimeoutError;
+
+function describeNetworkError(error: unknown, timedOut: boolean): string {
+  if (timedOut) return 'the authorization server did not answer in time';
   const code = (error as { code?: unknown })?.code;
   return `the authorization server cannot be reached${typeof code === 'string' ? ` (${code})` : ''}`;
 }

@@ -6,11 +6,19 @@ import type { InvalidTokenError } from '../errors.js';
 /** What introspection concluded about a token: a principal, or the AS's word that the token is not usable. */
 export type IntrospectionOutcome = ResourceServerPrincipal | InvalidTokenError;
 
+export interface CachedOutcome {
+  readonly outcome: IntrospectionOutcome;
+  /** Epoch ms until which the outcome is served without asking the AS. */
+  readonly freshUntil: number;
+}
+
 export interface IntrospectionCacheOptions {
   maxEntries: number;
   /** 0 disables the cache. */
   maxTtlSeconds: number;
   inactiveTtlSeconds: number;
+  /** How long past freshness a positive entry is kept, to be served only while the AS fails. */
+  staleIfErrorSeconds: number;
 }
 
 /**
@@ -19,13 +27,11 @@ export interface IntrospectionCacheOptions {
  * flight); failures are shared with the waiting requests but never stored.
  */
 export class IntrospectionCache {
-  private readonly entries?: LRUCache<string, IntrospectionOutcome>;
+  private readonly entries?: LRUCache<string, CachedOutcome>;
   private readonly inFlight = new Map<string, Promise<IntrospectionOutcome>>();
 
   constructor(private readonly options: IntrospectionCacheOptions) {
-    if (options.maxTtlSeconds > 0) {
-      this.entries = new LRUCache({ max: options.maxEntries, ttlAutopurge: false, allowStale: false });
-    }
+    if (options.maxTtlSeconds > 0) this.entries = new LRUCache({ max: options.maxEntries });
   }
 
   static key(token: string): string {
@@ -33,7 +39,8 @@ export class IntrospectionCache {
     return hash('sha256', token, 'base64url');
   }
 
-  get(key: string): IntrospectionOutcome | undefined {
+  /** The entry, fresh or (when stale-if-error is on) stale: compare `freshUntil` with the clock. */
+  get(key: string): CachedOutcome | undefined {
     return this.entries?.get(key);
   }
 
@@ -41,7 +48,11 @@ export class IntrospectionCache {
    * The outcome for `key`, computed by `load` at most once at a time. `expiresAt` tells until when (epoch seconds) a
    * positive outcome stays true.
    */
-  load(key: string, load: () => Promise<IntrospectionOutcome>, expiresAt: (outcome: IntrospectionOutcome) => number | undefined): Promise<IntrospectionOutcome> {
+  load(
+    key: string,
+    load: () => Promise<IntrospectionOutcome>,
+    expiresAt: (outcome: IntrospectionOutcome) => number | undefined,
+  ): Promise<IntrospectionOutcome> {
     const pending = this.inFlight.get(key);
     if (pending) return pending;
     const promise = load()
@@ -54,13 +65,22 @@ export class IntrospectionCache {
     return promise;
   }
 
+  /** Entry lifetimes: positive min(maxTtl, exp − now), kept staleIfError longer but never past exp; negative short. */
   private store(key: string, outcome: IntrospectionOutcome, expiresAt: number | undefined): void {
     if (!this.entries) return;
-    const positive = !(outcome instanceof Error);
-    let ttlSeconds = positive ? this.options.maxTtlSeconds : Math.min(this.options.inactiveTtlSeconds, this.options.maxTtlSeconds);
-    if (positive && expiresAt !== undefined) ttlSeconds = Math.min(ttlSeconds, expiresAt - Date.now() / 1000);
-    if (ttlSeconds <= 0) return;
-    this.entries.set(key, outcome, { ttl: Math.floor(ttlSeconds * 1000) });
+    const now = Date.now();
+    const { maxTtlSeconds, inactiveTtlSeconds, staleIfErrorSeconds } = this.options;
+    let freshMs: number;
+    let keepMs: number;
+    if (outcome instanceof Error) {
+      freshMs = keepMs = Math.min(inactiveTtlSeconds, maxTtlSeconds) * 1000;
+    } else {
+      const untilExpMs = expiresAt === undefined ? Infinity : expiresAt * 1000 - now;
+      freshMs = Math.min(maxTtlSeconds * 1000, untilExpMs);
+      keepMs = Math.min(freshMs + staleIfErrorSeconds * 1000, untilExpMs);
+    }
+    if (freshMs <= 0 || keepMs < 1) return;
+    this.entries.set(key, { outcome, freshUntil: now + freshMs }, { ttl: Math.floor(keepMs) });
   }
 
   get size(): number {

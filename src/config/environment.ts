@@ -23,6 +23,8 @@ export const ENVIRONMENT_NAMES = {
   cacheTtlSeconds: 'OIDC_RS_CACHE_TTL',
   cacheMaxEntries: 'OIDC_RS_CACHE_MAX_ENTRIES',
   cacheInactiveTtlSeconds: 'OIDC_RS_CACHE_INACTIVE_TTL',
+  cacheRedisUrl: 'OIDC_RS_CACHE_REDIS_URL',
+  staleIfErrorSeconds: 'OIDC_RS_STALE_IF_ERROR',
 } as const;
 
 export type EnvironmentReader = (name: string) => string | undefined;
@@ -79,7 +81,13 @@ export function optionsFromEnvironment(read: EnvironmentReader): {
     allowedServiceProviders: list(env(ENVIRONMENT_NAMES.allowedServiceProviders)),
     timeoutMs: timeoutSeconds === undefined ? undefined : Math.round(timeoutSeconds * 1000),
     clockToleranceSeconds: number(env(ENVIRONMENT_NAMES.clockToleranceSeconds)),
-    cache: { maxTtlSeconds: cacheTtl, maxEntries: cacheMaxEntries, inactiveTtlSeconds: cacheInactiveTtl },
+    cache: {
+      maxTtlSeconds: cacheTtl,
+      maxEntries: cacheMaxEntries,
+      inactiveTtlSeconds: cacheInactiveTtl,
+      redisUrl: env(ENVIRONMENT_NAMES.cacheRedisUrl),
+    },
+    staleIfErrorSeconds: number(env(ENVIRONMENT_NAMES.staleIfErrorSeconds)),
   };
   return { options, problems };
 }

@@ -41,6 +41,15 @@ export interface ResourceServerCacheOptions {
   maxEntries?: number;
   /** Life of a negative entry (inactive token), in seconds. Default 5. 0 never caches them. */
   inactiveTtlSeconds?: number;
+  /** Optional shared second tier for several API instances; entries are verified again on read. */
+  redisUrl?: string;
+}
+
+export interface ResourceServerCircuitBreakerOptions {
+  /** Consecutive AS failures that open the circuit. Default 5. */
+  failureThreshold?: number;
+  /** Seconds the circuit stays open (503 at once) before one probe. Default 10. */
+  openSeconds?: number;
 }
 
 /** Options of `ResourceServerModule`; see the README's settings table (CONTRACT §2). */
@@ -64,6 +73,10 @@ export interface ResourceServerOptions<User = unknown> {
   /** `realm` of the `WWW-Authenticate` challenge. Default `api`. */
   realm?: string;
   cache?: ResourceServerCacheOptions;
+  /** While the AS is unreachable, keep serving a cached positive result this many seconds past its freshness
+   * (never past the token's `exp`). Default 0. */
+  staleIfErrorSeconds?: number;
+  circuitBreaker?: ResourceServerCircuitBreakerOptions;
   /** Maps the principal to the app's user; `null`/`undefined` means "no such user" (401). */
   resolveUser?: ResolveUser<User>;
 }

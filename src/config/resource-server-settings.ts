@@ -90,6 +90,22 @@ export class ResourceServerSettingsSchema {
   @IsInt({ message: 'cache.inactiveTtlSeconds must be a whole number of seconds' })
   @Min(0, { message: 'cache.inactiveTtlSeconds must not be negative' })
   cacheInactiveTtlSeconds!: number;
+
+  @IsInt({ message: 'staleIfErrorSeconds must be a whole number of seconds' })
+  @Min(0, { message: 'staleIfErrorSeconds must not be negative' })
+  staleIfErrorSeconds!: number;
+
+  @IsInt({ message: 'circuitBreaker.failureThreshold must be a whole number' })
+  @Min(1, { message: 'circuitBreaker.failureThreshold must be positive' })
+  circuitBreakerFailureThreshold!: number;
+
+  @IsInt({ message: 'circuitBreaker.openSeconds must be a whole number of seconds' })
+  @Min(0, { message: 'circuitBreaker.openSeconds must not be negative' })
+  circuitBreakerOpenSeconds!: number;
+
+  @IsOptional()
+  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['redis', 'rediss'] }, { message: 'cache.redisUrl must be a redis:// or rediss:// URL' })
+  cacheRedisUrl?: string;
 }
 
 /** Everything the module runs on, defaults applied and keys imported. */
@@ -112,6 +128,9 @@ export const DEFAULTS = {
   cacheMaxTtlSeconds: 60,
   cacheMaxEntries: 10_000,
   cacheInactiveTtlSeconds: 5,
+  staleIfErrorSeconds: 0,
+  circuitBreakerFailureThreshold: 5,
+  circuitBreakerOpenSeconds: 10,
 } as const;
 
 /** Applies defaults and validates; returns the settings without keys, or the list of problems. */
@@ -138,6 +157,10 @@ export function validateOptions(
     cacheMaxTtlSeconds: options.cache?.maxTtlSeconds ?? DEFAULTS.cacheMaxTtlSeconds,
     cacheMaxEntries: options.cache?.maxEntries ?? DEFAULTS.cacheMaxEntries,
     cacheInactiveTtlSeconds: options.cache?.inactiveTtlSeconds ?? DEFAULTS.cacheInactiveTtlSeconds,
+    cacheRedisUrl: options.cache?.redisUrl,
+    staleIfErrorSeconds: options.staleIfErrorSeconds ?? DEFAULTS.staleIfErrorSeconds,
+    circuitBreakerFailureThreshold: options.circuitBreaker?.failureThreshold ?? DEFAULTS.circuitBreakerFailureThreshold,
+    circuitBreakerOpenSeconds: options.circuitBreaker?.openSeconds ?? DEFAULTS.circuitBreakerOpenSeconds,
   });
   const problems = validateSync(schema, { forbidUnknownValues: false }).flatMap((error) =>
     Object.values(error.constraints ?? {}),

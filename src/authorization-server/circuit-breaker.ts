@@ -1,0 +1,54 @@
+import { AuthorizationServerUnavailableError } from '../errors.js';
+
+export interface CircuitBreakerOptions {
+  /** Consecutive failures that open the circuit. */
+  failureThreshold: number;
+  /** How long the circuit stays open before one probe call is let through. */
+  openSeconds: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
+}
+
+/**
+ * Stops hammering an AS that is down: after `failureThreshold` consecutive failures, calls fail at once for
+ * `openSeconds`; then exactly one call probes, and its outcome closes or reopens the circuit.
+ */
+export class CircuitBreaker {
+  private failures = 0;
+  private openUntil = 0;
+  private probing = false;
+  private readonly now: () => number;
+
+  constructor(private readonly options: CircuitBreakerOptions) {
+    this.now = options.now ?? Date.now;
+  }
+
+  get state(): 'closed' | 'open' | 'half-open' {
+    if (this.failures < this.options.failureThreshold) return 'closed';
+    return this.now() < this.openUntil || this.probing ? 'open' : 'half-open';
+  }
+
+  async run<T>(call: () => Promise<T>, isFailure: (error: unknown) => boolean): Promise<T> {
+    const state = this.state;
+    if (state === 'open') {
+      const seconds = Math.max(1, Math.ceil((this.openUntil - this.now()) / 1000));
+      throw new AuthorizationServerUnavailableError('circuit open: the authorization server failed repeatedly', {
+        retryAfterSeconds: seconds,
+      });
+    }
+    if (state === 'half-open') this.probing = true;
+    try {
+      const result = await call();
+      this.failures = 0;
+      return result;
+    } catch (error) {
+      if (isFailure(error)) {
+        this.failures++;
+        if (this.failures >= this.options.failureThreshold) this.openUntil = this.now() + this.options.openSeconds * 1000;
+      }
+      throw error;
+    } finally {
+      this.probing = false;
+    }
+  }
+}
