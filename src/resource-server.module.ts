@@ -14,6 +14,7 @@ import { JwksController } from './jwks.controller.js';
 import {
   ASYNC_OPTIONS_TYPE, ConfigurableResourceServerModule, OPTIONS_TYPE, RESOURCE_SERVER_OPTIONS,
 } from './resource-server.module-definition.js';
+import { SharedIntrospectionStore } from './cache/shared-introspection-store.js';
 import { TokenValidator } from './validation/token-validator.js';
 
 /** Options read from the environment by `forRoot()`, with the problems met while reading them. */
@@ -54,7 +55,19 @@ const providers: Provider[] = [
   {
     provide: TokenValidator,
     inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient],
-    useFactory: (state: ResourceServerState, client: AuthorizationServerClient) => new TokenValidator(state.settings, client),
+    useFactory: async (state: ResourceServerState, client: AuthorizationServerClient) => {
+      const settings = state.settings;
+      const shared =
+        settings?.cacheRedisUrl && settings.cacheMaxTtlSeconds > 0
+          ? await SharedIntrospectionStore.connect({
+              url: settings.cacheRedisUrl,
+              namespace: `${settings.issuer} ${settings.clientId}`,
+              secret: settings.clientSecret,
+              commandTimeoutMs: Math.min(100, settings.timeoutMs),
+            })
+          : undefined;
+      return new TokenValidator(settings, client, shared);
+    },
   },
   {
     // Registering with Passport is the constructor's side effect; the fallback takes the name when unconfigured.

@@ -10,7 +10,8 @@ import {
 import { CircuitBreaker } from './circuit-breaker.js';
 import { AuthorizationServerHttpClient, type HttpResponse } from './http-client.js';
 import {
-  parseJsonIntrospectionResponse, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE, verifyJwtIntrospectionResponse,
+  decryptJwtIntrospectionResponse, type JwtIntrospectionContext, parseJsonIntrospection,
+  parseJsonIntrospectionResponse, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE, verifyIntrospectionJws,
 } from './introspection-response.js';
 import { assertScopes, principalFromIntrospection } from './token-introspection-rules.js';
 
@@ -42,6 +43,7 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
   private remoteJwks?: JWTVerifyGetKey;
   private readonly secretKey?: Uint8Array;
   private readonly introspectionHeaders: Record<string, string>;
+  private readonly jwtContext?: JwtIntrospectionContext;
 
   constructor(private readonly settings: ResourceServerSettings | undefined) {
     if (!settings) {
@@ -54,6 +56,16 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
       openSeconds: settings.circuitBreakerOpenSeconds,
     });
     if (settings.signingAlgs.some(isSymmetricSigningAlg)) this.secretKey = new TextEncoder().encode(settings.clientSecret);
+    this.jwtContext = {
+      issuer: settings.issuer,
+      clientId: settings.clientId,
+      signingAlgs: settings.signingAlgs,
+      encryptionAlg: settings.encryptionAlg,
+      encryptionEnc: settings.encryptionEnc,
+      decryptionKeys: settings.decryptionKeys,
+      verificationKey: (header, token) => this.verificationKey(header, token),
+      clockToleranceSeconds: settings.clockToleranceSeconds,
+    };
     this.introspectionHeaders = {
       accept: settings.introspectionFormat === 'jwt' ? TOKEN_INTROSPECTION_JWT_MEDIA_TYPE : 'application/json',
       'content-type': 'application/x-www-form-urlencoded',
@@ -130,6 +142,14 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
    * (decrypted, signature and claims checked). Does not judge the token: an inactive one comes back as is.
    */
   async fetchIntrospection(token: string): Promise<TokenIntrospection> {
+    return (await this.fetchIntrospectionWithProof(token)).claims;
+  }
+
+  /**
+   * As fetchIntrospection, with the `proof` that a shared cache may store and `verifyProof` checks again: the signed
+   * JWS (`jwt` format) or the JSON body (`json` format).
+   */
+  async fetchIntrospectionWithProof(token: string): Promise<{ claims: TokenIntrospection; proof: string }> {
     const settings = this.configured();
     const form = new URLSearchParams({ token, token_type_hint: 'access_token' });
     if (settings.clientAuthMethod === 'client_secret_post') {
@@ -155,17 +175,18 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
       }),
       (error) => error instanceof AuthorizationServerUnavailableError,
     );
-    if (settings.introspectionFormat === 'json') return parseJsonIntrospectionResponse(response, settings.issuer);
-    return verifyJwtIntrospectionResponse(response, {
-      issuer: settings.issuer,
-      clientId: settings.clientId,
-      signingAlgs: settings.signingAlgs,
-      encryptionAlg: settings.encryptionAlg,
-      encryptionEnc: settings.encryptionEnc,
-      decryptionKeys: settings.decryptionKeys,
-      verificationKey: this.verificationKey,
-      clockToleranceSeconds: settings.clockToleranceSeconds,
-    });
+    if (settings.introspectionFormat === 'json') {
+      return { claims: parseJsonIntrospectionResponse(response, settings.issuer), proof: response.body };
+    }
+    const jws = await decryptJwtIntrospectionResponse(response, this.jwtContext!);
+    return { claims: await verifyIntrospectionJws(jws, this.jwtContext!), proof: jws };
+  }
+
+  /** Checks a proof read back from a shared cache as if the AS had just sent it (signature, `iss`, `aud`, `iat`). */
+  async verifyProof(proof: string): Promise<TokenIntrospection> {
+    const settings = this.configured();
+    if (settings.introspectionFormat === 'json') return parseJsonIntrospection(proof, settings.issuer);
+    return verifyIntrospectionJws(proof, this.jwtContext!);
   }
 
   /**

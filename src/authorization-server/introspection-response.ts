@@ -96,14 +96,13 @@ function joseCheckName(error: unknown): string {
 }
 
 /**
- * RFC 9701 response processing: media type → decrypt (when keys are configured) → verify the JWS with only the
- * allowed algorithms → `typ`, `iss`, `aud`, `iat` → the `token_introspection` object. Throws
- * UntrustedIntrospectionResponseError naming the failed check. Does not judge the token itself (see rules).
+ * RFC 9701 response processing, first half: media type → decrypt (when keys are configured) → the signed JWS.
+ * Throws UntrustedIntrospectionResponseError naming the failed check.
  */
-export async function verifyJwtIntrospectionResponse(
+export async function decryptJwtIntrospectionResponse(
   response: HttpResponse,
   context: JwtIntrospectionContext,
-): Promise<TokenIntrospection> {
+): Promise<string> {
   assertMediaType(response, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE);
   const body = response.body.trim();
   const parts = body.split('.').length;
@@ -116,7 +115,14 @@ export async function verifyJwtIntrospectionResponse(
     jws = body;
   }
   if (jws.split('.').length !== 3) untrusted('decrypted payload is not a JWS');
+  return jws;
+}
 
+/**
+ * Second half: verify the JWS with only the allowed algorithms → `typ`, `iss`, `aud`, `iat` → the
+ * `token_introspection` object. Also used to check a JWS read back from the shared cache. Does not judge the token.
+ */
+export async function verifyIntrospectionJws(jws: string, context: JwtIntrospectionContext): Promise<TokenIntrospection> {
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(jws, context.verificationKey, {
@@ -137,12 +143,25 @@ export async function verifyJwtIntrospectionResponse(
   return introspection as TokenIntrospection;
 }
 
+/** The whole RFC 9701 check of an AS response: decrypt, then verify. */
+export async function verifyJwtIntrospectionResponse(
+  response: HttpResponse,
+  context: JwtIntrospectionContext,
+): Promise<TokenIntrospection> {
+  return verifyIntrospectionJws(await decryptJwtIntrospectionResponse(response, context), context);
+}
+
 /** RFC 7662 plain JSON: media type, an object, `iss` (when present) is the issuer. */
 export function parseJsonIntrospectionResponse(response: HttpResponse, issuer: string): TokenIntrospection {
   assertMediaType(response, 'application/json');
+  return parseJsonIntrospection(response.body, issuer);
+}
+
+/** The body of an RFC 7662 answer: a JSON object whose `iss`, when present, is the issuer. */
+export function parseJsonIntrospection(body: string, issuer: string): TokenIntrospection {
   let value: unknown;
   try {
-    value = JSON.parse(response.body);
+    value = JSON.parse(body);
   } catch (error) {
     untrusted('body is not JSON', error);
   }

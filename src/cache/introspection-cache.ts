@@ -65,20 +65,10 @@ export class IntrospectionCache {
     return promise;
   }
 
-  /** Entry lifetimes: positive min(maxTtl, exp − now), kept staleIfError longer but never past exp; negative short. */
   private store(key: string, outcome: IntrospectionOutcome, expiresAt: number | undefined): void {
     if (!this.entries) return;
     const now = Date.now();
-    const { maxTtlSeconds, inactiveTtlSeconds, staleIfErrorSeconds } = this.options;
-    let freshMs: number;
-    let keepMs: number;
-    if (outcome instanceof Error) {
-      freshMs = keepMs = Math.min(inactiveTtlSeconds, maxTtlSeconds) * 1000;
-    } else {
-      const untilExpMs = expiresAt === undefined ? Infinity : expiresAt * 1000 - now;
-      freshMs = Math.min(maxTtlSeconds * 1000, untilExpMs);
-      keepMs = Math.min(freshMs + staleIfErrorSeconds * 1000, untilExpMs);
-    }
+    const { freshMs, keepMs } = lifetimesOf(outcome, expiresAt, this.options, now);
     if (freshMs <= 0 || keepMs < 1) return;
     this.entries.set(key, { outcome, freshUntil: now + freshMs }, { ttl: Math.floor(keepMs) });
   }
@@ -90,4 +80,24 @@ export class IntrospectionCache {
   clear(): void {
     this.entries?.clear();
   }
+}
+
+/**
+ * How long an outcome may be served (fresh) and kept (fresh + stale-if-error): positive min(maxTtl, exp − now), kept
+ * staleIfError longer but never past `exp`; negative (inactive) only inactiveTtl. Shared by both cache tiers.
+ */
+export function lifetimesOf(
+  outcome: IntrospectionOutcome,
+  expiresAt: number | undefined,
+  options: Omit<IntrospectionCacheOptions, 'maxEntries'>,
+  now: number,
+): { freshMs: number; keepMs: number } {
+  const { maxTtlSeconds, inactiveTtlSeconds, staleIfErrorSeconds } = options;
+  if (outcome instanceof Error) {
+    const ms = Math.min(inactiveTtlSeconds, maxTtlSeconds) * 1000;
+    return { freshMs: ms, keepMs: ms };
+  }
+  const untilExpMs = expiresAt === undefined ? Infinity : expiresAt * 1000 - now;
+  const freshMs = Math.min(maxTtlSeconds * 1000, untilExpMs);
+  return { freshMs, keepMs: Math.min(freshMs + staleIfErrorSeconds * 1000, untilExpMs) };
 }

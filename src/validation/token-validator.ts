@@ -1,14 +1,17 @@
-import { Logger } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { AuthorizationServerClient } from '../authorization-server/authorization-server-client.js';
 import { assertScopes, principalFromIntrospection } from '../authorization-server/token-introspection-rules.js';
-import { type CachedOutcome, IntrospectionCache, type IntrospectionOutcome } from '../cache/introspection-cache.js';
+import {
+  type CachedOutcome, IntrospectionCache, type IntrospectionOutcome, lifetimesOf,
+} from '../cache/introspection-cache.js';
+import type { SharedIntrospectionStore } from '../cache/shared-introspection-store.js';
+import type { TokenIntrospection } from '../config/resource-server-options.js';
 import type { ResourceServerPrincipal } from '../config/resource-server-options.js';
 import type { ResourceServerSettings } from '../config/resource-server-settings.js';
 import {
   AuthorizationServerUnavailableError, InvalidTokenError, ResourceServerError, ResourceServerNotConfiguredError,
 } from '../errors.js';
 
-const nowInSeconds = (): number => Math.floor(Date.now() / 1000);
 const expiryOf = (outcome: IntrospectionOutcome): number | undefined =>
   outcome instanceof Error ? undefined : outcome.claims.exp;
 
@@ -16,21 +19,17 @@ const expiryOf = (outcome: IntrospectionOutcome): number | undefined =>
  * Token → principal: the cache first (synchronous on a hit: no crypto, no promise), else one shared introspection.
  * Scopes are judged on every call from the cached principal, never cached as a decision.
  */
-export class TokenValidator {
+export class TokenValidator implements OnApplicationShutdown {
   private readonly logger = new Logger('ResourceServer');
   readonly cache?: IntrospectionCache;
 
   constructor(
     private readonly settings: ResourceServerSettings | undefined,
     private readonly client: AuthorizationServerClient,
+    private readonly shared?: SharedIntrospectionStore,
   ) {
     if (settings) {
-      this.cache = new IntrospectionCache({
-        maxEntries: settings.cacheMaxEntries,
-        maxTtlSeconds: settings.cacheMaxTtlSeconds,
-        inactiveTtlSeconds: settings.cacheInactiveTtlSeconds,
-        staleIfErrorSeconds: settings.staleIfErrorSeconds,
-      });
+      this.cache = new IntrospectionCache({ maxEntries: settings.cacheMaxEntries, ...this.cacheOptions(settings) });
     }
   }
 
@@ -43,7 +42,7 @@ export class TokenValidator {
     const cached = cache.get(key);
     if (cached !== undefined && Date.now() < cached.freshUntil) return this.judge(cached.outcome, settings);
     return cache
-      .load(key, () => this.introspect(token, settings), expiryOf)
+      .load(key, () => this.introspect(token, key, settings), expiryOf)
       .then(
         (outcome) => this.judge(outcome, settings),
         (error: unknown) => this.judge(this.staleOrFail(error, cached), settings),
@@ -56,14 +55,47 @@ export class TokenValidator {
     return outcome;
   }
 
-  private async introspect(token: string, settings: ResourceServerSettings): Promise<IntrospectionOutcome> {
-    const claims = await this.client.fetchIntrospection(token);
+  /** The shared tier first (its proof verified again), else the AS; a fresh AS answer is shared for the others. */
+  private async introspect(token: string, key: string, settings: ResourceServerSettings): Promise<IntrospectionOutcome> {
+    const now = Date.now();
+    if (this.shared) {
+      const claims = await this.fromSharedStore(key);
+      if (claims) return this.outcomeOf(claims, settings, now);
+    }
+    if (!this.shared) return this.outcomeOf(await this.client.fetchIntrospection(token), settings, now);
+    const { claims, proof } = await this.client.fetchIntrospectionWithProof(token);
+    const outcome = this.outcomeOf(claims, settings, now);
+    this.shared.set(key, proof, lifetimesOf(outcome, expiryOf(outcome), this.cacheOptions(settings), now).freshMs);
+    return outcome;
+  }
+
+  private async fromSharedStore(key: string): Promise<TokenIntrospection | undefined> {
+    const proof = await this.shared!.get(key);
+    if (proof === undefined) return undefined;
     try {
-      return principalFromIntrospection(claims, settings, nowInSeconds());
+      return await this.client.verifyProof(proof);
+    } catch (error) {
+      // A stale or tampered entry is a miss: the AS decides.
+      this.logger.warn(`shared cache entry rejected: ${error instanceof ResourceServerError ? error.message : 'unreadable'}`);
+      return undefined;
+    }
+  }
+
+  private outcomeOf(claims: TokenIntrospection, settings: ResourceServerSettings, nowMs: number): IntrospectionOutcome {
+    try {
+      return principalFromIntrospection(claims, settings, Math.floor(nowMs / 1000));
     } catch (error) {
       if (error instanceof InvalidTokenError) return error;
       throw error;
     }
+  }
+
+  private cacheOptions(settings: ResourceServerSettings) {
+    return {
+      maxTtlSeconds: settings.cacheMaxTtlSeconds,
+      inactiveTtlSeconds: settings.cacheInactiveTtlSeconds,
+      staleIfErrorSeconds: settings.staleIfErrorSeconds,
+    };
   }
 
   /**
@@ -82,5 +114,9 @@ export class TokenValidator {
     }
     this.logger.error(`token not checked: unexpected ${error instanceof Error ? error.name : typeof error}`);
     throw new AuthorizationServerUnavailableError('unexpected failure while checking the token', { cause: error });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.shared?.close();
   }
 }
