@@ -6,6 +6,7 @@ import { FallbackStrategy } from './auth/fallback.strategy.js';
 import { ResourceServerExceptionFilter } from './auth/resource-server-exception.filter.js';
 import { ResourceServerGuard } from './auth/resource-server.guard.js';
 import { ResourceServerStrategy } from './auth/resource-server.strategy.js';
+import { ServiceProvidersGuard } from './auth/service-providers.guard.js';
 import { optionsFromEnvironment } from './config/environment.js';
 import { loadResourceServerState } from './config/load-settings.js';
 import type { ResourceServerOptions } from './config/resource-server-options.js';
@@ -78,9 +79,10 @@ const providers: Provider[] = [
   },
   { provide: APP_FILTER, useClass: ResourceServerExceptionFilter },
   ResourceServerGuard,
+  ServiceProvidersGuard,
 ];
 
-const exported = [RESOURCE_SERVER_STATE, AuthorizationServerClient, TokenValidator, ResourceServerGuard];
+const exported = [RESOURCE_SERVER_STATE, AuthorizationServerClient, TokenValidator, ResourceServerGuard, ServiceProvidersGuard];
 
 /**
  * Makes a Nest app an OAuth 2.0 resource server. Global. `forRoot()` without options reads the environment

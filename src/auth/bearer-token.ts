@@ -46,7 +46,11 @@ export function extractBearerToken(request: CredentialCarrier): string {
   // The auth-scheme is case-insensitive (RFC 9110 §11.1); another scheme means no bearer credentials.
   const space = header.indexOf(' ');
   const scheme = space === -1 ? header : header.slice(0, space);
-  if (scheme.toLowerCase() !== 'bearer') throw new MissingCredentialsError('no bearer token');
+  if (scheme.toLowerCase() !== 'bearer') {
+    // "Bearer<TAB>token" is malformed bearer credentials, not another scheme.
+    if (/^bearer\s/i.test(scheme)) throw new InvalidRequestError('the bearer token is malformed');
+    throw new MissingCredentialsError('no bearer token');
+  }
   const token = space === -1 ? '' : header.slice(space + 1);
   if (token === '') throw new InvalidRequestError('the bearer token is empty');
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidRequestError('the bearer token is too long');

@@ -4,6 +4,7 @@ import type { ResourceServerState } from '../config/resource-server-state.js';
 import { MissingCredentialsError, ResourceServerError } from '../errors.js';
 import type { TokenValidator } from '../validation/token-validator.js';
 import { resolveUserOf } from './authenticate.js';
+import { setPrincipal } from './request-principal.js';
 import { actionsOf } from './passport-actions.js';
 import { type CredentialCarrier, extractBearerToken } from './bearer-token.js';
 import { challengeFor, toHttpException } from './error-response.js';
@@ -15,14 +16,15 @@ export const RESOURCE_SERVER_STRATEGY = 'resource-server';
  * `passport-http-bearer` strategy running the same validation as ResourceServerGuard, for apps that compose
  * strategies (`AuthGuard(['session', RESOURCE_SERVER_STRATEGY])`). Errors keep their status: they are thrown as
  * HttpExceptions, which `AuthGuard` rethrows as they are. No credentials is a Passport `fail`, so that the next
- * strategy may try. Route policy (`@AllowedServiceProviders`) is the guard's: see ServiceProvidersGuard.
+ * strategy may try. Passport cannot see route metadata: add ServiceProvidersGuard after the AuthGuard to enforce
+ * `@AllowedServiceProviders`.
  */
 export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RESOURCE_SERVER_STRATEGY) {
   constructor(
     private readonly validator: TokenValidator,
     private readonly state: ResourceServerState,
   ) {
-    super({ realm: state.realm });
+    super({ realm: state.realm, passReqToCallback: true });
   }
 
   /** Our parser rules first (the base strategy turns a malformed header into a 401, the contract wants 400). */
@@ -36,9 +38,10 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
     super.authenticate(request as never, options);
   }
 
-  async validate(token: string): Promise<unknown> {
+  async validate(request: object, token: string): Promise<unknown> {
     try {
       const principal = await this.validator.validate(token);
+      setPrincipal(request, principal);
       const resolveUser = this.state.settings?.resolveUser;
       return resolveUser ? await resolveUserOf(principal, resolveUser) : principal;
     } catch (error) {

@@ -96,7 +96,7 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
     if (settings.introspectionEndpoint && (settings.jwksUri || settings.introspectionFormat === 'json')) {
       return { issuer: settings.issuer, introspectionEndpoint: settings.introspectionEndpoint, jwksUri: settings.jwksUri ?? '' };
     }
-    const response = await this.http!.send(`${settings.issuer}/.well-known/openid-configuration`, {
+    const response = await this.http!.send(`${settings.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, {
       method: 'GET',
       headers: { accept: 'application/json' },
     });

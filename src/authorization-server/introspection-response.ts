@@ -131,7 +131,8 @@ export async function verifyIntrospectionJws(jws: string, context: JwtIntrospect
       issuer: context.issuer,
       audience: context.clientId,
       requiredClaims: ['iat'],
-      maxTokenAge: MAX_RESPONSE_AGE_SECONDS,
+      // jose adds the tolerance to maxTokenAge; take it off so that older than 300 s is refused.
+      maxTokenAge: Math.max(0, MAX_RESPONSE_AGE_SECONDS - context.clockToleranceSeconds),
       clockTolerance: context.clockToleranceSeconds,
       currentDate: context.now ? new Date(context.now() * 1000) : undefined,
     }));

@@ -138,7 +138,7 @@ export function validateOptions(
   options: ResourceServerOptions,
 ): { schema: ResourceServerSettingsSchema; problems: [] } | { schema?: undefined; problems: string[] } {
   const schema = Object.assign(new ResourceServerSettingsSchema(), {
-    issuer: options.issuer?.replace(/\/+$/, ''),
+    issuer: options.issuer,
     introspectionEndpoint: options.introspectionEndpoint,
     jwksUri: options.jwksUri,
     clientId: options.clientId,

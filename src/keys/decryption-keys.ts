@@ -66,6 +66,10 @@ async function loadKey(jwk: JWK, alg: string): Promise<DecryptionKey> {
     throw new KeyLoadingProblem(`privateKeys: a ${jwk.kty ?? 'untyped'} key cannot be used with encryptionAlg ${alg}`);
   }
   if (typeof jwk.d !== 'string') throw new KeyLoadingProblem('privateKeys: a key is public, not private');
+  // WebCrypto refuses RSA-OAEP under 2048 bits only when decrypting: refuse it at start-up instead.
+  if (jwk.kty === 'RSA' && Buffer.from(jwk.n ?? '', 'base64url').length * 8 < 2048) {
+    throw new KeyLoadingProblem('privateKeys: an RSA key is shorter than 2048 bits');
+  }
   if (jwk.use !== undefined && jwk.use !== 'enc') throw new KeyLoadingProblem('privateKeys: a key is not for use "enc"');
   if (jwk.alg !== undefined && jwk.alg !== alg) {
     throw new KeyLoadingProblem(`privateKeys: a key is for alg ${jwk.alg}, not encryptionAlg ${alg}`);

@@ -1,0 +1,11 @@
+import type { ResourceServerPrincipal } from '../config/resource-server-options.js';
+
+/** Where the Passport strategy leaves the principal (request.user may be the app's user from resolveUser). */
+const PRINCIPAL = Symbol.for('nest-resource-server.principal');
+
+export const setPrincipal = (request: object, principal: ResourceServerPrincipal): void => {
+  (request as Record<symbol, unknown>)[PRINCIPAL] = principal;
+};
+
+export const principalOf = (request: object): ResourceServerPrincipal | undefined =>
+  (request as Record<symbol, ResourceServerPrincipal | undefined>)[PRINCIPAL];

@@ -1,0 +1,249 @@
+/**
+ * The in-process introspection cache: SHA-256 keys, single flight, what is stored and for how long (decided at
+ * `store` time, read through `get` and `size`; no timers).
+ */
+import { createHash } from 'node:crypto';
+import { afterEach, beforeEach, jest } from '@jest/globals';
+import {
+  IntrospectionCache,
+  type IntrospectionCacheOptions,
+  type IntrospectionOutcome,
+} from '../../../src/cache/introspection-cache.js';
+import type { ResourceServerPrincipal } from '../../../src/config/resource-server-options.js';
+import { InvalidTokenError } from '../../../src/errors.js';
+
+const NOW_MS = 1_750_000_000_000;
+const NOW_S = NOW_MS / 1000;
+
+const OPTIONS: IntrospectionCacheOptions = {
+  maxEntries: 100,
+  maxTtlSeconds: 60,
+  inactiveTtlSeconds: 5,
+  staleIfErrorSeconds: 0,
+};
+
+const principal = (sub = 'user-1', exp = NOW_S + 600): ResourceServerPrincipal => ({
+  sub,
+  issuer: 'https://as.example',
+  serviceProvider: 'sp-1',
+  scopes: ['openid'],
+  claims: { active: true, sub, client_id: 'sp-1', exp },
+});
+
+/** `expiresAt` as the validator gives it: the token's exp for a principal, nothing for a negative outcome. */
+const expOf = (outcome: IntrospectionOutcome): number | undefined =>
+  outcome instanceof Error ? undefined : (outcome.claims.exp as number | undefined);
+
+interface Deferred<T> {
+  promise: Promise<T>;
+  resolve: (value: T) => void;
+  reject: (reason: unknown) => void;
+}
+
+function deferred<T>(): Deferred<T> {
+  let resolve!: (value: T) => void;
+  let reject!: (reason: unknown) => void;
+  const promise = new Promise<T>((res, rej) => {
+    resolve = res;
+    reject = rej;
+  });
+  return { promise, resolve, reject };
+}
+
+const cache = (options: Partial<IntrospectionCacheOptions> = {}): IntrospectionCache =>
+  new IntrospectionCache({ ...OPTIONS, ...options });
+
+beforeEach(() => {
+  jest.spyOn(Date, 'now').mockReturnValue(NOW_MS);
+});
+
+afterEach(() => {
+  jest.restoreAllMocks();
+});
+
+describe('IntrospectionCache.key', () => {
+  const token = 'eyJhbGciOiJSUzI1NiJ9.access-token-value';
+
+  it('is the SHA-256 of the token, base64url-encoded', () => {
+    expect(IntrospectionCache.key(token)).toBe(createHash('sha256').update(token).digest('base64url'));
+  });
+
+  it('is 43 base64url characters (256 bits, no padding)', () => {
+    expect(IntrospectionCache.key(token)).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('never is, nor contains, the token', () => {
+    const key = IntrospectionCache.key(token);
+    expect(key).not.toBe(token);
+    expect(key).not.toContain(token);
+    expect(key).not.toContain('access-token-value');
+  });
+
+  it('differs for different tokens', () => {
+    expect(IntrospectionCache.key('token-a')).not.toBe(IntrospectionCache.key('token-b'));
+  });
+});
+
+describe('IntrospectionCache.load', () => {
+  it('single flight: two concurrent loads call the loader once and both get its outcome', async () => {
+    const c = cache();
+    const pending = deferred<IntrospectionOutcome>();
+    const loader = jest.fn(() => pending.promise);
+    const first = c.load('k', loader, expOf);
+    const second = c.load('k', loader, expOf);
+    expect(loader).toHaveBeenCalledTimes(1);
+    const outcome = principal();
+    pending.resolve(outcome);
+    await expect(first).resolves.toBe(outcome);
+    await expect(second).resolves.toBe(outcome);
+    expect(loader).toHaveBeenCalledTimes(1);
+  });
+
+  it('loads for different keys do not share a flight', async () => {
+    const c = cache();
+    const loader = jest.fn(async () => principal());
+    await Promise.all([c.load('a', loader, expOf), c.load('b', loader, expOf)]);
+    expect(loader).toHaveBeenCalledTimes(2);
+  });
+
+  it('a rejected load is shared with the waiters', async () => {
+    const c = cache();
+    const pending = deferred<IntrospectionOutcome>();
+    const loader = jest.fn(() => pending.promise);
+    const first = c.load('k', loader, expOf);
+    const second = c.load('k', loader, expOf);
+    const failure = new Error('AS down');
+    pending.reject(failure);
+    await expect(first).rejects.toBe(failure);
+    await expect(second).rejects.toBe(failure);
+    expect(loader).toHaveBeenCalledTimes(1);
+  });
+
+  it('a rejected load is not stored: the next load calls the loader again', async () => {
+    const c = cache();
+    const failure = jest.fn(async (): Promise<IntrospectionOutcome> => {
+      throw new Error('AS down');
+    });
+    await expect(c.load('k', failure, expOf)).rejects.toThrow('AS down');
+    expect(c.get('k')).toBeUndefined();
+    expect(c.size).toBe(0);
+    const outcome = principal();
+    const loader = jest.fn(async () => outcome);
+    await expect(c.load('k', loader, expOf)).resolves.toBe(outcome);
+    expect(loader).toHaveBeenCalledTimes(1);
+  });
+
+  it('a finished flight is not reused: a later load with nothing stored calls the loader again', async () => {
+    const c = cache({ maxTtlSeconds: 0 });
+    const loader = jest.fn(async () => principal());
+    await c.load('k', loader, expOf);
+    await c.load('k', loader, expOf);
+    expect(loader).toHaveBeenCalledTimes(2);
+  });
+
+  it('expiresAt is asked about the loaded outcome', async () => {
+    const c = cache();
+    const outcome = principal();
+    const expiresAt = jest.fn(expOf);
+    await c.load('k', async () => outcome, expiresAt);
+    expect(expiresAt).toHaveBeenCalledWith(outcome);
+  });
+});
+
+describe('IntrospectionCache storage', () => {
+  it('a positive outcome is stored and retrievable by get', async () => {
+    const c = cache();
+    const outcome = principal();
+    await c.load('k', async () => outcome, expOf);
+    expect(c.get('k')?.outcome).toBe(outcome);
+    expect(c.size).toBe(1);
+  });
+
+  it('get of an unknown key is undefined', () => {
+    expect(cache().get('unknown')).toBeUndefined();
+  });
+
+  it('a positive outcome is fresh for maxTtlSeconds when the token expires later', async () => {
+    const c = cache({ maxTtlSeconds: 60 });
+    await c.load('k', async () => principal('u', NOW_S + 600), expOf);
+    expect(c.get('k')?.freshUntil).toBe(NOW_MS + 60_000);
+  });
+
+  it('a positive outcome is fresh no longer than the token exp', async () => {
+    const c = cache({ maxTtlSeconds: 60 });
+    await c.load('k', async () => principal('u', NOW_S + 10), expOf);
+    expect(c.get('k')?.freshUntil).toBe(NOW_MS + 10_000);
+  });
+
+  it('a positive outcome without exp is fresh for maxTtlSeconds', async () => {
+    const c = cache({ maxTtlSeconds: 30 });
+    await c.load('k', async () => principal(), () => undefined);
+    expect(c.get('k')?.freshUntil).toBe(NOW_MS + 30_000);
+  });
+
+  it('stale-if-error does not lengthen freshness', async () => {
+    const c = cache({ maxTtlSeconds: 60, staleIfErrorSeconds: 300 });
+    await c.load('k', async () => principal('u', NOW_S + 600), expOf);
+    expect(c.get('k')?.freshUntil).toBe(NOW_MS + 60_000);
+  });
+
+  it('maxTtlSeconds 0 stores nothing', async () => {
+    const c = cache({ maxTtlSeconds: 0 });
+    await c.load('k', async () => principal(), expOf);
+    await c.load('n', async () => new InvalidTokenError('inactive'), expOf);
+    expect(c.get('k')).toBeUndefined();
+    expect(c.get('n')).toBeUndefined();
+    expect(c.size).toBe(0);
+  });
+
+  it('an outcome whose exp is already past is not stored', async () => {
+    const c = cache();
+    await c.load('k', async () => principal('u', NOW_S - 1), expOf);
+    expect(c.get('k')).toBeUndefined();
+    expect(c.size).toBe(0);
+  });
+
+  it('an outcome whose exp is now is not stored', async () => {
+    const c = cache();
+    await c.load('k', async () => principal('u', NOW_S), expOf);
+    expect(c.size).toBe(0);
+  });
+
+  it('a negative outcome is stored when inactiveTtlSeconds > 0, fresh for inactiveTtlSeconds', async () => {
+    const c = cache({ inactiveTtlSeconds: 5 });
+    const outcome = new InvalidTokenError('inactive');
+    await c.load('k', async () => outcome, expOf);
+    expect(c.get('k')?.outcome).toBe(outcome);
+    expect(c.get('k')?.freshUntil).toBe(NOW_MS + 5_000);
+  });
+
+  it('a negative outcome is not stored when inactiveTtlSeconds is 0', async () => {
+    const c = cache({ inactiveTtlSeconds: 0 });
+    await c.load('k', async () => new InvalidTokenError('inactive'), expOf);
+    expect(c.get('k')).toBeUndefined();
+    expect(c.size).toBe(0);
+  });
+
+  it('a negative outcome is fresh no longer than maxTtlSeconds', async () => {
+    const c = cache({ inactiveTtlSeconds: 120, maxTtlSeconds: 30 });
+    await c.load('k', async () => new InvalidTokenError('inactive'), expOf);
+    expect(c.get('k')?.freshUntil).toBe(NOW_MS + 30_000);
+  });
+
+  it('maxEntries bounds size, evicting the least recently used', async () => {
+    const c = cache({ maxEntries: 2 });
+    for (const key of ['a', 'b', 'c']) await c.load(key, async () => principal(key), expOf);
+    expect(c.size).toBe(2);
+    expect(c.get('a')).toBeUndefined();
+    expect(c.get('b')?.outcome).toMatchObject({ sub: 'b' });
+    expect(c.get('c')?.outcome).toMatchObject({ sub: 'c' });
+  });
+
+  it('clear empties the cache', async () => {
+    const c = cache();
+    await c.load('k', async () => principal(), expOf);
+    c.clear();
+    expect(c.size).toBe(0);
+    expect(c.get('k')).toBeUndefined();
+  });
+});
