@@ -8,7 +8,7 @@ export { ResourceServerHttpException } from './auth/error-response.js';
 export { AuthorizationServerClient, type AuthorizationServerMetadata } from './authorization-server/authorization-server-client.js';
 export { TokenValidator } from './validation/token-validator.js';
 export { JwksController } from './jwks.controller.js';
-export { ENVIRONMENT_NAMES } from './config/environment.js';
+export { ENVIRONMENT_NAMES, optionsFromEnvironment } from './config/environment.js';
 export type {
   ResourceServerOptions, ResourceServerModuleExtras, ResourceServerPrincipal, ResourceServerCacheOptions,
   TokenIntrospection, ResolveUser, PrivateKeyInput,
