@@ -7,5 +7,9 @@ export const setPrincipal = (request: object, principal: ResourceServerPrincipal
   (request as Record<symbol, unknown>)[PRINCIPAL] = principal;
 };
 
+/**
+ * The principal of a request once `resolveUser` has replaced `request.user` with the app's user (ResourceServerGuard),
+ * or of any request the Passport strategy authenticated. Without `resolveUser`, the guard's `request.user` is it.
+ */
 export const principalOf = (request: object): ResourceServerPrincipal | undefined =>
   (request as Record<symbol, ResourceServerPrincipal | undefined>)[PRINCIPAL];

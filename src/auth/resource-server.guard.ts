@@ -6,6 +6,7 @@ import { AuthorizationServerUnavailableError, ResourceServerError } from '../err
 import { TokenValidator } from '../validation/token-validator.js';
 import { ALLOWED_SERVICE_PROVIDERS } from './allowed-service-providers.decorator.js';
 import { resolveUserOf } from './authenticate.js';
+import { setPrincipal } from './request-principal.js';
 import { type CredentialCarrier, extractBearerToken } from './bearer-token.js';
 import { applyHeaders, toHttpException } from './error-response.js';
 import { assertServiceProviderAllowed } from './service-provider-policy.js';
@@ -52,6 +53,8 @@ export class ResourceServerGuard implements CanActivate {
       request.user = principal;
       return true;
     }
+    // request.user becomes the app's user: keep the principal reachable through principalOf(request).
+    setPrincipal(request, principal);
     return resolveUserOf(principal, resolveUser).then((user) => {
       request.user = user;
       return true;

@@ -1,0 +1,196 @@
+/**
+ * `npm start`: the whole thing on 127.0.0.1 in one process, no set-up.
+ *
+ * 1. generates the API's decryption key (the key tool's generateKey, as `nest-resource-server generate-key` does);
+ * 2. starts the development authorization server (real oidc-provider, ProConnect-like) with SPs sp-a, sp-b, sp-c
+ *    and the API registered as a resource server that wants encrypted RFC 9701 answers;
+ * 3. sets the CONTRACT §2 environment names and boots the example API (example/app.module.ts) from them;
+ * 4. mints tokens, prints ready-to-paste curl commands, runs them as a self-check and prints a results table.
+ *
+ * Exits 1 if a check fails. Otherwise it keeps serving until Ctrl-C, or exits 0 at once with DEMO_EXIT_AFTER_CHECK=1.
+ */
+import 'reflect-metadata';
+import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:net';
+import type { INestApplication } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Agent, request } from 'undici';
+import { generateKey } from '../src/cli/generate-key.js';
+import { ENVIRONMENT_NAMES } from '../src/index.js';
+import { AppModule } from './app.module.js';
+import { startDevAuthorizationServer, type DevAuthorizationServer } from './authorization-server/dev-authorization-server.js';
+
+const DEMO_SUB = 'alice';
+const SCOPES = ['openid', 'email'];
+const RS_CLIENT_ID = 'documents-api';
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+interface Check {
+  name: string;
+  path: string;
+  token?: string;
+  expected: number;
+  /** Extra assertion on the body of the expected answer; returns a problem or undefined. */
+  verify?: (body: unknown) => string | undefined;
+}
+
+interface Outcome {
+  check: Check;
+  status: number | string;
+  ok: boolean;
+  note: string;
+}
+
+const curl = (url: string, token?: string): string =>
+  token ? `curl -i -H 'Authorization: Bearer ${token}' ${url}` : `curl -i ${url}`;
+
+async function run(baseUrl: string, checks: Check[]): Promise<Outcome[]> {
+  const agent = new Agent();
+  const outcomes: Outcome[] = [];
+  try {
+    for (const check of checks) {
+      try {
+        const response = await request(`${baseUrl}${check.path}`, {
+          dispatcher: agent,
+          headers: check.token ? { authorization: `Bearer ${check.token}` } : {},
+        });
+        const text = await response.body.text();
+        let problem = response.statusCode === check.expected ? undefined : `body: ${text.slice(0, 200)}`;
+        if (!problem && check.verify) problem = check.verify(JSON.parse(text) as unknown);
+        outcomes.push({ check, status: response.statusCode, ok: !problem, note: problem ?? '' });
+      } catch (error) {
+        outcomes.push({ check, status: 'error', ok: false, note: (error as Error).message });
+      }
+    }
+  } finally {
+    await agent.close();
+  }
+  return outcomes;
+}
+
+function table(outcomes: Outcome[]): string {
+  const width = Math.max(5, ...outcomes.map((o) => o.check.name.length));
+  const row = (name: string, expected: string, got: string, result: string) =>
+    `${name.padEnd(width)}  ${expected.padEnd(8)}  ${got.padEnd(5)}  ${result}`;
+  return [
+    row('check', 'expected', 'got', 'result'),
+    ...outcomes.map((o) => row(o.check.name, String(o.check.expected), String(o.status), o.ok ? 'ok' : `FAIL ${o.note}`)),
+  ].join('\n');
+}
+
+async function main(): Promise<number> {
+  const apiPort = await freePort();
+  const apiUrl = `http://127.0.0.1:${apiPort}`;
+  const key = await generateKey('RSA-OAEP');
+  const clientSecret = randomBytes(24).toString('base64url');
+
+  const as: DevAuthorizationServer = await startDevAuthorizationServer({
+    resourceServers: [
+      {
+        clientId: RS_CLIENT_ID,
+        clientSecret,
+        jwksUri: `${apiUrl}/jwks`,
+        introspectionSignedResponseAlg: 'ES256',
+        introspectionEncryptedResponseAlg: 'RSA-OAEP',
+        introspectionEncryptedResponseEnc: 'A256GCM',
+      },
+    ],
+    serviceProviders: [{ clientId: 'sp-a' }, { clientId: 'sp-b' }, { clientId: 'sp-c' }],
+  });
+
+  // The API reads only the environment (CONTRACT §2), like in production: start from a clean slate.
+  for (const name of Object.values(ENVIRONMENT_NAMES)) delete process.env[name];
+  Object.assign(process.env, {
+    [ENVIRONMENT_NAMES.issuer]: as.issuer,
+    [ENVIRONMENT_NAMES.clientId]: RS_CLIENT_ID,
+    [ENVIRONMENT_NAMES.clientSecret]: clientSecret,
+    [ENVIRONMENT_NAMES.privateKeyString]: key.privateKeyPem,
+    [ENVIRONMENT_NAMES.encryptionAlg]: 'RSA-OAEP',
+    [ENVIRONMENT_NAMES.encryptionEnc]: 'A256GCM',
+    [ENVIRONMENT_NAMES.signingAlgs]: 'ES256',
+  });
+
+  let app: INestApplication | undefined;
+  const close = async (): Promise<void> => {
+    await app?.close();
+    await as.stop();
+  };
+  try {
+    app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
+    await app.listen(apiPort, '127.0.0.1');
+  } catch (error) {
+    await close();
+    throw error;
+  }
+
+  const tokenSpA = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-a', scopes: SCOPES });
+  const tokenSpC = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-c', scopes: SCOPES });
+  // Revoked before first use: a token already used would be served from the cache for up to OIDC_RS_CACHE_TTL.
+  const tokenRevoked = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-a', scopes: SCOPES });
+  await as.revoke(tokenRevoked);
+
+  const checks: Check[] = [
+    {
+      name: 'sp-a lists documents',
+      path: '/documents',
+      token: tokenSpA,
+      expected: 200,
+      verify: (body) => {
+        const docs = (body as { documents?: { serviceProvider: string }[] }).documents ?? [];
+        return docs.length > 0 && docs.every((doc) => doc.serviceProvider === 'sp-a') ? undefined : 'not only sp-a documents';
+      },
+    },
+    { name: 'sp-c lists documents', path: '/documents', token: tokenSpC, expected: 403 },
+    { name: 'no token', path: '/documents', expected: 401 },
+    { name: 'revoked token', path: '/documents', token: tokenRevoked, expected: 401 },
+    { name: 'sp-a admin report', path: '/documents/admin-report', token: tokenSpA, expected: 200 },
+    { name: 'sp-a unlisted route', path: '/documents/unlisted', token: tokenSpA, expected: 403 },
+    {
+      name: 'public keys (/jwks)',
+      path: '/jwks',
+      expected: 200,
+      verify: (body) =>
+        (body as { keys?: { kid?: string }[] }).keys?.some((jwk) => jwk.kid === key.publicJwk.kid) ? undefined : 'kid missing',
+    },
+  ];
+
+  console.log(`\nauthorization server: ${as.issuer}   API: ${apiUrl}   user: ${DEMO_SUB}\n`);
+  console.log('Try it (tokens are valid for one hour):');
+  for (const check of checks) console.log(`  # ${check.name} (expect ${check.expected})\n  ${curl(`${apiUrl}${check.path}`, check.token)}`);
+
+  const outcomes = await run(apiUrl, checks);
+  const failed = outcomes.filter((o) => !o.ok).length;
+  console.log(`\nself-check:\n${table(outcomes)}\n`);
+  console.log(failed === 0 ? `all ${outcomes.length} checks passed` : `${failed} of ${outcomes.length} checks FAILED`);
+
+  if (failed > 0 || process.env.DEMO_EXIT_AFTER_CHECK === '1') {
+    await close();
+    return failed > 0 ? 1 : 0;
+  }
+  console.log('serving; press Ctrl-C to stop');
+  return new Promise<number>((resolve) => {
+    const stop = (): void => {
+      void close().then(() => resolve(0), () => resolve(1));
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    console.error(error);
+    process.exit(1);
+  },
+);
