@@ -13,7 +13,7 @@ import autocannon from 'autocannon';
 import { exportJWK, generateKeyPair, calculateJwkThumbprint } from 'jose';
 import { Agent, request } from 'undici';
 import { startDevAuthorizationServer, type DevAuthorizationServer } from '../example/authorization-server/dev-authorization-server.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../example/free-port.js';
 import { joseFloor, type JoseFloor } from './jose-floor.js';
 import type { Adapter, ChildConfig, ChildMessage, MemorySample, ParentMessage } from './protocol.js';
 

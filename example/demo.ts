@@ -11,29 +11,18 @@
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Agent, request } from 'undici';
 import { generateKey } from '../src/cli/generate-key.js';
 import { ENVIRONMENT_NAMES } from '../src/index.js';
 import { AppModule } from './app.module.js';
+import { freePort } from './free-port.js';
 import { startDevAuthorizationServer, type DevAuthorizationServer } from './authorization-server/dev-authorization-server.js';
 
 const DEMO_SUB = 'alice';
 const SCOPES = ['openid', 'email'];
 const RS_CLIENT_ID = 'documents-api';
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 interface Check {
   name: string;

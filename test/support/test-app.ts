@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { createServer } from 'node:net';
 import { Controller, Get, type INestApplication, Module, type DynamicModule, Req, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
@@ -8,6 +7,8 @@ import {
   AllowedServiceProviders, RESOURCE_SERVER_STRATEGY, ResourceServerGuard, ResourceServerModule,
   type ResourceServerOptions,
 } from '../../src/index.js';
+
+export { freePort } from '../../example/free-port.js';
 
 export type Adapter = 'express' | 'fastify';
 export const ADAPTERS: Adapter[] = ['express', 'fastify'];
@@ -63,18 +64,6 @@ export interface TestApp {
   url: string;
   port: number;
   close(): Promise<void>;
-}
-
-/** A port that was free a moment ago, for the server that must be known before it starts (the AS or the app). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /**
