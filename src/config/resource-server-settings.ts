@@ -12,6 +12,8 @@ const HTTP_URL = { require_tld: false, require_protocol: true, protocols: ['http
  * (a value may be a secret).
  */
 export class ResourceServerSettingsSchema {
+  // RFC 8414 §2: an issuer has no query and no fragment. (Decorators apply bottom-up: the URL check runs first.)
+  @Matches(/^[^?#]*$/, { message: 'issuer must not have a query or fragment' })
   @IsUrl(HTTP_URL, { message: 'issuer must be an http(s) URL' })
   issuer!: string;
 
@@ -162,7 +164,7 @@ export function validateOptions(
     circuitBreakerFailureThreshold: options.circuitBreaker?.failureThreshold ?? DEFAULTS.circuitBreakerFailureThreshold,
     circuitBreakerOpenSeconds: options.circuitBreaker?.openSeconds ?? DEFAULTS.circuitBreakerOpenSeconds,
   });
-  const problems = validateSync(schema, { forbidUnknownValues: false }).flatMap((error) =>
+  const problems = validateSync(schema, { forbidUnknownValues: false, stopAtFirstError: true }).flatMap((error) =>
     Object.values(error.constraints ?? {}),
   );
   if (options.resolveUser !== undefined && typeof options.resolveUser !== 'function') {

@@ -1,5 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
-import { calculateJwkThumbprint, type CryptoKey, importJWK, type JWK } from 'jose';
+import { calculateJwkThumbprint, CompactEncrypt, compactDecrypt, type CryptoKey, importJWK, type JWK } from 'jose';
 import type { PrivateKeyInput } from '../config/resource-server-options.js';
 
 /** One private key of the resource server, imported once, with the public JWK served at `/jwks`. */
@@ -84,7 +84,22 @@ async function loadKey(jwk: JWK, alg: string): Promise<DecryptionKey> {
   } catch {
     throw new KeyLoadingProblem(`privateKeys: a key cannot be imported for ${alg}`);
   }
+  await assertKeyPairMatches(publicJwk, key, alg);
   return { kid, key, publicJwk: Object.freeze({ ...publicJwk, kid, use: 'enc', alg }) };
+}
+
+/**
+ * Encrypts a probe to the public half and decrypts it with the private half, once at start-up: Node does not check
+ * that the parts of an RSA JWK belong together, and a mismatched key would otherwise fail every response (503).
+ */
+async function assertKeyPairMatches(publicJwk: JWK, privateKey: CryptoKey, alg: string): Promise<void> {
+  try {
+    const publicKey = await importJWK({ ...publicJwk, alg }, alg);
+    const probe = await new CompactEncrypt(new Uint8Array([1])).setProtectedHeader({ alg, enc: 'A128GCM' }).encrypt(publicKey);
+    await compactDecrypt(probe, privateKey);
+  } catch {
+    throw new KeyLoadingProblem('privateKeys: a private key does not match its public part');
+  }
 }
 
 /** Imports the resource server's private keys once, at start-up. */
