@@ -58,11 +58,9 @@ export class TokenValidator implements OnApplicationShutdown {
   /** The shared tier first (its proof verified again), else the AS; a fresh AS answer is shared for the others. */
   private async introspect(token: string, key: string, settings: ResourceServerSettings): Promise<IntrospectionOutcome> {
     const now = Date.now();
-    if (this.shared) {
-      const claims = await this.fromSharedStore(key);
-      if (claims) return this.outcomeOf(claims, settings, now);
-    }
     if (!this.shared) return this.outcomeOf(await this.client.fetchIntrospection(token), settings, now);
+    const stored = await this.fromSharedStore(key);
+    if (stored) return this.outcomeOf(stored, settings, now);
     const { claims, proof } = await this.client.fetchIntrospectionWithProof(token);
     const outcome = this.outcomeOf(claims, settings, now);
     this.shared.set(key, proof, lifetimesOf(outcome, expiryOf(outcome), this.cacheOptions(settings), now).freshMs);
