@@ -12,8 +12,12 @@ import { FastifyAdapter } from '@nestjs/platform-fastify';
 import { UseGuards } from '@nestjs/common';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
 import {
-  AllowedServiceProviders, ResourceServerGuard, ResourceServerModule, type ResourceServerOptions,
-  type ResourceServerPrincipal, TokenValidator,
+  AllowedServiceProviders,
+  ResourceServerGuard,
+  ResourceServerModule,
+  type ResourceServerOptions,
+  type ResourceServerPrincipal,
+  TokenValidator,
 } from '../src/index.js';
 import { IntrospectionCache } from '../src/cache/introspection-cache.js';
 import type { ChildConfig, ChildMessage, MemorySample, ParentMessage } from './protocol.js';
@@ -66,7 +70,11 @@ const send = (message: ChildMessage): void => {
 };
 
 async function startApp(config: ChildConfig, port: number, options: ResourceServerOptions): Promise<INestApplication> {
-  @Module({ imports: [ResourceServerModule.forRoot(options)], controllers: [BenchController], providers: [NoopStrategy] })
+  @Module({
+    imports: [ResourceServerModule.forRoot(options)],
+    controllers: [BenchController],
+    providers: [NoopStrategy],
+  })
   class BenchAppModule {}
   const app =
     config.adapter === 'fastify'
@@ -94,19 +102,35 @@ async function memory(app: INestApplication, total: number, full: number): Promi
   const exp = now + 3600;
   const salt = randomBytes(8).toString('hex');
   const batch = 1000;
-  for (let done = 0; done < total; ) {
+  for (let done = 0; done < total;) {
     const loads: Promise<unknown>[] = [];
     for (let i = 0; i < batch && done < total; i += 1, done += 1) {
       const sub = `user-${salt}-${done}`;
       const claims = {
-        active: true, sub, client_id: 'sp-a', exp, iat: now, iss: 'http://127.0.0.1/as', scope: 'openid email given_name',
+        active: true,
+        sub,
+        client_id: 'sp-a',
+        exp,
+        iat: now,
+        iss: 'http://127.0.0.1/as',
+        scope: 'openid email given_name',
         token_type: 'Bearer',
       };
       const principal: ResourceServerPrincipal = {
-        sub, issuer: claims.iss, serviceProvider: 'sp-a', scopes: ['openid', 'email', 'given_name'], claims,
+        sub,
+        issuer: claims.iss,
+        serviceProvider: 'sp-a',
+        scopes: ['openid', 'email', 'given_name'],
+        claims,
       };
       const key = IntrospectionCache.key(`fake-${salt}-${done}-${randomBytes(16).toString('base64url')}`);
-      loads.push(cache.load(key, () => Promise.resolve(principal), () => exp));
+      loads.push(
+        cache.load(
+          key,
+          () => Promise.resolve(principal),
+          () => exp,
+        ),
+      );
     }
     await Promise.all(loads);
     if (done === full) samples.push(sample(`after ${full / 1000}k`, done, cache));

@@ -21,8 +21,14 @@ export async function joseFloor(seconds: number): Promise<JoseFloor> {
   const now = Math.floor(Date.now() / 1000);
   const jws = await new SignJWT({
     token_introspection: {
-      active: true, sub: 'a3f1c2d4e5b6a7980f1e2d3c4b5a69788796a5b4c3d2e1f0a1b2c3d4e5f60718', client_id: 'sp-a',
-      exp: now + 3600, iat: now, iss: issuer, scope: 'openid email given_name usual_name siret', token_type: 'Bearer',
+      active: true,
+      sub: 'a3f1c2d4e5b6a7980f1e2d3c4b5a69788796a5b4c3d2e1f0a1b2c3d4e5f60718',
+      client_id: 'sp-a',
+      exp: now + 3600,
+      iat: now,
+      iss: issuer,
+      scope: 'openid email given_name usual_name siret',
+      token_type: 'Bearer',
     },
   })
     .setProtectedHeader({ alg: 'ES256', typ: 'token-introspection+jwt', kid: 'as-es256' })
@@ -39,10 +45,14 @@ export async function joseFloor(seconds: number): Promise<JoseFloor> {
 
   const once = async (): Promise<void> => {
     const { plaintext } = await compactDecrypt(jwe, decryptionKey, {
-      keyManagementAlgorithms: ['RSA-OAEP'], contentEncryptionAlgorithms: ['A256GCM'],
+      keyManagementAlgorithms: ['RSA-OAEP'],
+      contentEncryptionAlgorithms: ['A256GCM'],
     });
     const { payload } = await jwtVerify(new TextDecoder().decode(plaintext), verificationKey, {
-      algorithms: ['ES256'], issuer, audience, typ: 'token-introspection+jwt',
+      algorithms: ['ES256'],
+      issuer,
+      audience,
+      typ: 'token-introspection+jwt',
     });
     if (!payload.token_introspection) throw new Error('no token_introspection');
   };

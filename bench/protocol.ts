@@ -16,9 +16,7 @@ export interface ChildConfig {
 }
 
 export type ParentMessage =
-  | { id: number; cmd: 'cpu' }
-  | { id: number; cmd: 'memory'; total: number; full: number }
-  | { id: number; cmd: 'exit' };
+  { id: number; cmd: 'cpu' } | { id: number; cmd: 'memory'; total: number; full: number } | { id: number; cmd: 'exit' };
 
 export interface MemorySample {
   label: string;

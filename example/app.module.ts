@@ -10,7 +10,7 @@ import { UsersService } from './users/users.service.js';
 const logger = new Logger('AppModule');
 
 /**
- * The example API. Settings come from the environment (CONTRACT §2 names, see .env.example), exactly as
+ * The example API. Settings come from the environment (README "Settings" names, see .env.example), exactly as
  * `ResourceServerModule.forRoot()` reads them; `forRootAsync` is used only to add `resolveUser`, which needs the
  * injected UsersService.
  */

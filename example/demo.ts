@@ -4,7 +4,7 @@
  * 1. generates the API's decryption key (the key tool's generateKey, as `nest-resource-server generate-key` does);
  * 2. starts the development authorization server (real oidc-provider, ProConnect-like) with SPs sp-a, sp-b, sp-c
  *    and the API registered as a resource server that wants encrypted RFC 9701 answers;
- * 3. sets the CONTRACT §2 environment names and boots the example API (example/app.module.ts) from them;
+ * 3. sets the environment names of the README "Settings" and boots the example API (example/app.module.ts) from them;
  * 4. mints tokens, prints ready-to-paste curl commands, runs them as a self-check and prints a results table.
  *
  * Exits 1 if a check fails. Otherwise it keeps serving until Ctrl-C, or exits 0 at once with DEMO_EXIT_AFTER_CHECK=1.
@@ -18,7 +18,10 @@ import { generateKey } from '../src/cli/generate-key.js';
 import { ENVIRONMENT_NAMES } from '../src/index.js';
 import { AppModule } from './app.module.js';
 import { freePort } from './free-port.js';
-import { startDevAuthorizationServer, type DevAuthorizationServer } from './authorization-server/dev-authorization-server.js';
+import {
+  startDevAuthorizationServer,
+  type DevAuthorizationServer,
+} from './authorization-server/dev-authorization-server.js';
 
 const DEMO_SUB = 'alice';
 const SCOPES = ['openid', 'email'];
@@ -73,7 +76,9 @@ function table(outcomes: Outcome[]): string {
     `${name.padEnd(width)}  ${expected.padEnd(8)}  ${got.padEnd(5)}  ${result}`;
   return [
     row('check', 'expected', 'got', 'result'),
-    ...outcomes.map((o) => row(o.check.name, String(o.check.expected), String(o.status), o.ok ? 'ok' : `FAIL ${o.note}`)),
+    ...outcomes.map((o) =>
+      row(o.check.name, String(o.check.expected), String(o.status), o.ok ? 'ok' : `FAIL ${o.note}`),
+    ),
   ].join('\n');
 }
 
@@ -97,7 +102,7 @@ async function main(): Promise<number> {
     serviceProviders: [{ clientId: 'sp-a' }, { clientId: 'sp-b' }, { clientId: 'sp-c' }],
   });
 
-  // The API reads only the environment (CONTRACT §2), like in production: start from a clean slate.
+  // The API reads only the environment (README "Settings"), like in production: start from a clean slate.
   for (const name of Object.values(ENVIRONMENT_NAMES)) delete process.env[name];
   Object.assign(process.env, {
     [ENVIRONMENT_NAMES.issuer]: as.issuer,
@@ -136,7 +141,9 @@ async function main(): Promise<number> {
       expected: 200,
       verify: (body) => {
         const docs = (body as { documents?: { serviceProvider: string }[] }).documents ?? [];
-        return docs.length > 0 && docs.every((doc) => doc.serviceProvider === 'sp-a') ? undefined : 'not only sp-a documents';
+        return docs.length > 0 && docs.every((doc) => doc.serviceProvider === 'sp-a')
+          ? undefined
+          : 'not only sp-a documents';
       },
     },
     { name: 'sp-c lists documents', path: '/documents', token: tokenSpC, expected: 403 },
@@ -149,13 +156,16 @@ async function main(): Promise<number> {
       path: '/jwks',
       expected: 200,
       verify: (body) =>
-        (body as { keys?: { kid?: string }[] }).keys?.some((jwk) => jwk.kid === key.publicJwk.kid) ? undefined : 'kid missing',
+        (body as { keys?: { kid?: string }[] }).keys?.some((jwk) => jwk.kid === key.publicJwk.kid)
+          ? undefined
+          : 'kid missing',
     },
   ];
 
   console.log(`\nauthorization server: ${as.issuer}   API: ${apiUrl}   user: ${DEMO_SUB}\n`);
   console.log('Try it (tokens are valid for one hour):');
-  for (const check of checks) console.log(`  # ${check.name} (expect ${check.expected})\n  ${curl(`${apiUrl}${check.path}`, check.token)}`);
+  for (const check of checks)
+    console.log(`  # ${check.name} (expect ${check.expected})\n  ${curl(`${apiUrl}${check.path}`, check.token)}`);
 
   const outcomes = await run(apiUrl, checks);
   const failed = outcomes.filter((o) => !o.ok).length;
@@ -169,7 +179,10 @@ async function main(): Promise<number> {
   console.log('serving; press Ctrl-C to stop');
   return new Promise<number>((resolve) => {
     const stop = (): void => {
-      void close().then(() => resolve(0), () => resolve(1));
+      void close().then(
+        () => resolve(0),
+        () => resolve(1),
+      );
     };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);

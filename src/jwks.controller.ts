@@ -20,7 +20,10 @@ export class JwksController {
   @Get('jwks')
   getJwks(): { keys: JWK[] } {
     if (!this.jwks) {
-      throw toHttpException(new ResourceServerNotConfiguredError('the resource server is not configured'), this.state.realm);
+      throw toHttpException(
+        new ResourceServerNotConfiguredError('the resource server is not configured'),
+        this.state.realm,
+      );
     }
     return this.jwks;
   }

@@ -13,7 +13,10 @@ import type { ResourceServerOptions } from './config/resource-server-options.js'
 import { RESOURCE_SERVER_STATE, type ResourceServerState } from './config/resource-server-state.js';
 import { JwksController } from './jwks.controller.js';
 import {
-  ASYNC_OPTIONS_TYPE, ConfigurableResourceServerModule, OPTIONS_TYPE, RESOURCE_SERVER_OPTIONS,
+  ASYNC_OPTIONS_TYPE,
+  ConfigurableResourceServerModule,
+  OPTIONS_TYPE,
+  RESOURCE_SERVER_OPTIONS,
 } from './resource-server.module-definition.js';
 import { SharedIntrospectionStore } from './cache/shared-introspection-store.js';
 import { TokenValidator } from './validation/token-validator.js';
@@ -82,11 +85,17 @@ const providers: Provider[] = [
   ServiceProvidersGuard,
 ];
 
-const exported = [RESOURCE_SERVER_STATE, AuthorizationServerClient, TokenValidator, ResourceServerGuard, ServiceProvidersGuard];
+const exported = [
+  RESOURCE_SERVER_STATE,
+  AuthorizationServerClient,
+  TokenValidator,
+  ResourceServerGuard,
+  ServiceProvidersGuard,
+];
 
 /**
  * Makes a Nest app an OAuth 2.0 resource server. Global. `forRoot()` without options reads the environment
- * (CONTRACT §2 names) through ConfigService; `forRoot(options)` and `forRootAsync({ useFactory })` take options.
+ * (README "Settings" names) through ConfigService; `forRoot(options)` and `forRootAsync({ useFactory })` take options.
  * Invalid or missing settings never stop the app: they are logged, and bearer requests are answered 503.
  */
 @Module({})

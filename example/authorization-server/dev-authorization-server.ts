@@ -532,7 +532,9 @@ class DevAuthorizationServerImpl implements DevAuthorizationServer {
   }
 }
 
-export async function startDevAuthorizationServer(options: DevAuthorizationServerOptions): Promise<DevAuthorizationServer> {
+export async function startDevAuthorizationServer(
+  options: DevAuthorizationServerOptions,
+): Promise<DevAuthorizationServer> {
   if (options.signingKeys !== undefined && options.signingKeys !== 'ES256+RS256') {
     throw new TypeError(`unsupported signingKeys ${String(options.signingKeys)}`);
   }

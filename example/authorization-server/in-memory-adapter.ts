@@ -41,8 +41,7 @@ export class InMemoryStore {
   set(model: string, id: string, payload: AdapterPayload, expiresInSeconds?: number): void {
     const key = InMemoryStore.key(model, id);
     this.delete(model, id);
-    const expiresAt =
-      typeof expiresInSeconds === 'number' ? Date.now() + expiresInSeconds * 1000 : undefined;
+    const expiresAt = typeof expiresInSeconds === 'number' ? Date.now() + expiresInSeconds * 1000 : undefined;
     this.#entries.set(key, { payload: structuredClone(payload), expiresAt });
     if (model === 'Session' && typeof payload.uid === 'string') this.#uidIndex.set(payload.uid, id);
     if (typeof payload.userCode === 'string') this.#userCodeIndex.set(payload.userCode, id);

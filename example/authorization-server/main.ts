@@ -51,7 +51,9 @@ const as = await startDevAuthorizationServer({
 });
 
 console.log(`dev authorization server: issuer ${as.issuer} (set OIDC_OP_URL to this)`);
-console.log(`introspection answers: ${resourceServer.introspectionSignedResponseAlg}${jwksUri ? `, encrypted to ${jwksUri}` : ', signed only'}`);
+console.log(
+  `introspection answers: ${resourceServer.introspectionSignedResponseAlg}${jwksUri ? `, encrypted to ${jwksUri}` : ', signed only'}`,
+);
 for (const clientId of serviceProviders) {
   const token = await as.issueAccessToken({ sub, clientId, scopes: ['openid', 'email'] });
   console.log(`access token of ${sub} via ${clientId}: ${token}`);

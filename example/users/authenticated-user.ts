@@ -13,7 +13,7 @@ export interface AuthenticatedUser {
   scopes: readonly string[];
 }
 
-/** `resolveUser`: unknown `sub` → `undefined` → 401 `invalid_token` (CONTRACT §1). */
+/** `resolveUser`: unknown `sub` → `undefined` → 401 `invalid_token` (README "Use it in ten minutes"). */
 export function authenticatedUser(
   principal: ResourceServerPrincipal,
   findBySub: (sub: string) => User | undefined,

@@ -20,7 +20,8 @@ function authorizationHeaderCount(request: CredentialCarrier): number {
   const raw = request.rawHeaders ?? request.raw?.rawHeaders;
   if (!raw) return 1;
   let count = 0;
-  for (let i = 0; i < raw.length; i += 2) if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') count++;
+  for (let i = 0; i < raw.length; i += 2)
+    if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') count++;
   return count;
 }
 

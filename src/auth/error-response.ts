@@ -40,7 +40,11 @@ export class ResourceServerHttpException extends HttpException {
     readonly headers: Readonly<Record<string, string>>,
   ) {
     super(
-      { statusCode: error.status, error: REASON[error.status] ?? HttpStatus[error.status], message: MESSAGE[error.code] ?? error.message },
+      {
+        statusCode: error.status,
+        error: REASON[error.status] ?? HttpStatus[error.status],
+        message: MESSAGE[error.code] ?? error.message,
+      },
       error.status,
     );
   }
@@ -56,7 +60,10 @@ export function toHttpException(error: ResourceServerError, realm: string): Reso
 
 /** Sets the exception's headers on an Express or Fastify response (both have `header(name, value)`). */
 export function applyHeaders(response: unknown, exception: ResourceServerHttpException): void {
-  const target = response as { header?: (name: string, value: string) => unknown; setHeader?: (name: string, value: string) => unknown };
+  const target = response as {
+    header?: (name: string, value: string) => unknown;
+    setHeader?: (name: string, value: string) => unknown;
+  };
   for (const [name, value] of Object.entries(exception.headers)) {
     if (typeof target.header === 'function') target.header(name, value);
     else target.setHeader?.(name, value);

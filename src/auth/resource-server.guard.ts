@@ -29,7 +29,9 @@ export class ResourceServerGuard implements CanActivate {
     try {
       const principal = this.validator.validate(extractBearerToken(request));
       if (principal instanceof Promise) {
-        return principal.then((p) => this.admit(context, request, p)).catch((error: unknown) => this.reject(context, error));
+        return principal
+          .then((p) => this.admit(context, request, p))
+          .catch((error: unknown) => this.reject(context, error));
       }
       const admitted = this.admit(context, request, principal);
       return admitted instanceof Promise ? admitted.catch((error: unknown) => this.reject(context, error)) : admitted;
@@ -62,9 +64,10 @@ export class ResourceServerGuard implements CanActivate {
   }
 
   private reject(context: ExecutionContext, error: unknown): never {
-    const known = error instanceof ResourceServerError
-      ? error
-      : new AuthorizationServerUnavailableError('unexpected failure', { cause: error });
+    const known =
+      error instanceof ResourceServerError
+        ? error
+        : new AuthorizationServerUnavailableError('unexpected failure', { cause: error });
     const exception = toHttpException(known, this.state.realm);
     // Set here as well as in the exception filter, so that an app's own catch-all filter keeps the challenge.
     applyHeaders(context.switchToHttp().getResponse(), exception);

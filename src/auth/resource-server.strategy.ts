@@ -27,12 +27,13 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
     super({ realm: state.realm, passReqToCallback: true });
   }
 
-  /** Our parser rules first (the base strategy turns a malformed header into a 401, the contract wants 400). */
+  /** Our parser rules first (the base strategy turns a malformed header into a 401, RFC 6750 §3.1 says 400). */
   override authenticate(request: CredentialCarrier, options?: object): void {
     try {
       extractBearerToken(request);
     } catch (error) {
-      if (error instanceof MissingCredentialsError) return actionsOf(this).fail(challengeFor(error, this.state.realm)!, 401);
+      if (error instanceof MissingCredentialsError)
+        return actionsOf(this).fail(challengeFor(error, this.state.realm)!, 401);
       return actionsOf(this).error(toHttpException(error as ResourceServerError, this.state.realm));
     }
     super.authenticate(request as never, options);

@@ -5,13 +5,19 @@ import { isSymmetricSigningAlg } from '../config/algorithms.js';
 import type { TokenIntrospection } from '../config/resource-server-options.js';
 import type { ResourceServerSettings } from '../config/resource-server-settings.js';
 import {
-  AuthorizationServerUnavailableError, ResourceServerNotConfiguredError, UntrustedIntrospectionResponseError,
+  AuthorizationServerUnavailableError,
+  ResourceServerNotConfiguredError,
+  UntrustedIntrospectionResponseError,
 } from '../errors.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { AuthorizationServerHttpClient, type HttpResponse } from './http-client.js';
 import {
-  decryptJwtIntrospectionResponse, type JwtIntrospectionContext, parseJsonIntrospection,
-  parseJsonIntrospectionResponse, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE, verifyIntrospectionJws,
+  decryptJwtIntrospectionResponse,
+  type JwtIntrospectionContext,
+  parseJsonIntrospection,
+  parseJsonIntrospectionResponse,
+  TOKEN_INTROSPECTION_JWT_MEDIA_TYPE,
+  verifyIntrospectionJws,
 } from './introspection-response.js';
 import { assertScopes, principalFromIntrospection } from './token-introspection-rules.js';
 
@@ -55,7 +61,8 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
       failureThreshold: settings.circuitBreakerFailureThreshold,
       openSeconds: settings.circuitBreakerOpenSeconds,
     });
-    if (settings.signingAlgs.some(isSymmetricSigningAlg)) this.secretKey = new TextEncoder().encode(settings.clientSecret);
+    if (settings.signingAlgs.some(isSymmetricSigningAlg))
+      this.secretKey = new TextEncoder().encode(settings.clientSecret);
     this.jwtContext = {
       issuer: settings.issuer,
       clientId: settings.clientId,
@@ -94,7 +101,11 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
 
   private async fetchMetadata(settings: ResourceServerSettings): Promise<AuthorizationServerMetadata> {
     if (settings.introspectionEndpoint && (settings.jwksUri || settings.introspectionFormat === 'json')) {
-      return { issuer: settings.issuer, introspectionEndpoint: settings.introspectionEndpoint, jwksUri: settings.jwksUri ?? '' };
+      return {
+        issuer: settings.issuer,
+        introspectionEndpoint: settings.introspectionEndpoint,
+        jwksUri: settings.jwksUri ?? '',
+      };
     }
     const response = await this.http!.send(`${settings.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`, {
       method: 'GET',
@@ -168,11 +179,12 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
       return response;
     };
     const response = await this.breaker!.run(
-      () => send().catch(async (error: unknown) => {
-        if (!(error instanceof AuthorizationServerUnavailableError && error.transient)) throw error;
-        await setTimeout(RETRY_DELAY_MS * (0.5 + Math.random()));
-        return send();
-      }),
+      () =>
+        send().catch(async (error: unknown) => {
+          if (!(error instanceof AuthorizationServerUnavailableError && error.transient)) throw error;
+          await setTimeout(RETRY_DELAY_MS * (0.5 + Math.random()));
+          return send();
+        }),
       (error) => error instanceof AuthorizationServerUnavailableError,
     );
     if (settings.introspectionFormat === 'json') {
@@ -213,7 +225,8 @@ function unavailable(response: HttpResponse): AuthorizationServerUnavailableErro
   } catch {
     code = undefined;
   }
-  const oauthError = typeof code === 'string' && /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(code) ? `, error ${code}` : '';
+  const oauthError =
+    typeof code === 'string' && /^[\x20-\x21\x23-\x5B\x5D-\x7E]{1,64}$/.test(code) ? `, error ${code}` : '';
   return new AuthorizationServerUnavailableError(`introspection answered HTTP ${response.status}${oauthError}`, {
     transient: response.status >= 500,
   });

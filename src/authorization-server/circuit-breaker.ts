@@ -44,7 +44,8 @@ export class CircuitBreaker {
     } catch (error) {
       if (isFailure(error)) {
         this.failures++;
-        if (this.failures >= this.options.failureThreshold) this.openUntil = this.now() + this.options.openSeconds * 1000;
+        if (this.failures >= this.options.failureThreshold)
+          this.openUntil = this.now() + this.options.openSeconds * 1000;
       }
       throw error;
     } finally {

@@ -59,7 +59,10 @@ export class AuthorizationServerHttpClient {
     } catch (error) {
       if (error instanceof UntrustedIntrospectionResponseError) throw error;
       const timedOut = isTimeout(error, signal);
-      throw new AuthorizationServerUnavailableError(describeNetworkError(error, timedOut), { cause: error, transient: !timedOut });
+      throw new AuthorizationServerUnavailableError(describeNetworkError(error, timedOut), {
+        cause: error,
+        transient: !timedOut,
+      });
     }
   }
 
@@ -69,10 +72,10 @@ export class AuthorizationServerHttpClient {
 }
 
 const isTimeout = (error: unknown, signal: AbortSignal): boolean =>
-  signal.aborted
-  || error instanceof undiciErrors.HeadersTimeoutError
-  || error instanceof undiciErrors.BodyTimeoutError
-  || error instanceof undiciErrors.ConnectTimeoutError;
+  signal.aborted ||
+  error instanceof undiciErrors.HeadersTimeoutError ||
+  error instanceof undiciErrors.BodyTimeoutError ||
+  error instanceof undiciErrors.ConnectTimeoutError;
 
 function describeNetworkError(error: unknown, timedOut: boolean): string {
   if (timedOut) return 'the authorization server did not answer in time';

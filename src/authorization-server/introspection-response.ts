@@ -1,7 +1,5 @@
 import { MIMEType } from 'node:util';
-import {
-  compactDecrypt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey,
-} from 'jose';
+import { compactDecrypt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
 import type { TokenIntrospection } from '../config/resource-server-options.js';
 import { UntrustedIntrospectionResponseError } from '../errors.js';
 import type { DecryptionKey } from '../keys/decryption-keys.js';
@@ -10,7 +8,7 @@ import type { HttpResponse } from './http-client.js';
 /** RFC 9701 §5: the response's media type, and the `typ` of its JWS. */
 export const TOKEN_INTROSPECTION_JWT_MEDIA_TYPE = 'application/token-introspection+jwt';
 const TOKEN_INTROSPECTION_JWT_TYP = 'token-introspection+jwt';
-/** RFC 9701 says nothing of freshness; an answer older than this is stale (CONTRACT §3). */
+/** RFC 9701 says nothing of freshness; an answer older than this is stale (README "What every request gets"). */
 export const MAX_RESPONSE_AGE_SECONDS = 300;
 
 export interface JwtIntrospectionContext {
@@ -108,7 +106,8 @@ export async function decryptJwtIntrospectionResponse(
   const parts = body.split('.').length;
   let jws: string;
   if (context.decryptionKeys.length > 0) {
-    if (parts !== 5) untrusted(parts === 3 ? 'response is not encrypted, but keys are configured' : 'response is not a JWE');
+    if (parts !== 5)
+      untrusted(parts === 3 ? 'response is not encrypted, but keys are configured' : 'response is not a JWE');
     jws = await decrypt(body, context);
   } else {
     if (parts === 5) untrusted('response is encrypted, but no private keys are configured');
@@ -122,7 +121,10 @@ export async function decryptJwtIntrospectionResponse(
  * Second half: verify the JWS with only the allowed algorithms → `typ`, `iss`, `aud`, `iat` → the
  * `token_introspection` object. Also used to check a JWS read back from the shared cache. Does not judge the token.
  */
-export async function verifyIntrospectionJws(jws: string, context: JwtIntrospectionContext): Promise<TokenIntrospection> {
+export async function verifyIntrospectionJws(
+  jws: string,
+  context: JwtIntrospectionContext,
+): Promise<TokenIntrospection> {
   let payload: Record<string, unknown>;
   try {
     ({ payload } = await jwtVerify(jws, context.verificationKey, {

@@ -27,7 +27,9 @@ export class SharedIntrospectionStore {
     private readonly redis: Redis,
     private readonly options: SharedIntrospectionStoreOptions,
   ) {
-    this.macKey = Buffer.from(hkdfSync('sha256', options.secret, options.namespace, 'nest-resource-server cache mac', 32));
+    this.macKey = Buffer.from(
+      hkdfSync('sha256', options.secret, options.namespace, 'nest-resource-server cache mac', 32),
+    );
     redis.on('error', (error: Error) => this.unhealthy(error));
     redis.on('ready', () => {
       if (!this.healthy) this.logger.log('shared cache reachable again');
@@ -52,7 +54,9 @@ export class SharedIntrospectionStore {
   private unhealthy(error: unknown): void {
     if (this.healthy) {
       const code = (error as { code?: unknown })?.code;
-      this.logger.warn(`shared cache unavailable, asking the authorization server instead${typeof code === 'string' ? ` (${code})` : ''}`);
+      this.logger.warn(
+        `shared cache unavailable, asking the authorization server instead${typeof code === 'string' ? ` (${code})` : ''}`,
+      );
     }
     this.healthy = false;
   }

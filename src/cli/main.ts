@@ -10,7 +10,11 @@ and the public JWK that GET /jwks will serve for it. Set OIDC_RS_ENCRYPTION_ALGO
 async function main(argv: string[]): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ args: argv, allowPositionals: true, options: { alg: { type: 'string', default: 'RSA-OAEP' }, help: { type: 'boolean', short: 'h' } } });
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { alg: { type: 'string', default: 'RSA-OAEP' }, help: { type: 'boolean', short: 'h' } },
+    });
   } catch (error) {
     process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
     return 2;

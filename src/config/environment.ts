@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import type { ResourceServerOptions } from './resource-server-options.js';
 
-/** Environment names of django-lasuite's resource server (CONTRACT §2), so La Suite apps keep their settings. */
+/** Environment names of django-lasuite's resource server (README "Settings"), so La Suite apps keep their settings. */
 export const ENVIRONMENT_NAMES = {
   issuer: 'OIDC_OP_URL',
   introspectionEndpoint: 'OIDC_OP_INTROSPECTION_ENDPOINT',
@@ -52,7 +52,9 @@ export function optionsFromEnvironment(read: EnvironmentReader): {
   let privateKeys = env(ENVIRONMENT_NAMES.privateKeyString);
   const keyFile = env(ENVIRONMENT_NAMES.privateKeyFile);
   if (privateKeys !== undefined && keyFile !== undefined) {
-    problems.push(`privateKeys: set ${ENVIRONMENT_NAMES.privateKeyString} or ${ENVIRONMENT_NAMES.privateKeyFile}, not both`);
+    problems.push(
+      `privateKeys: set ${ENVIRONMENT_NAMES.privateKeyString} or ${ENVIRONMENT_NAMES.privateKeyFile}, not both`,
+    );
   } else if (keyFile !== undefined) {
     try {
       privateKeys = readFileSync(keyFile, 'utf8');

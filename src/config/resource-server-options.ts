@@ -52,7 +52,7 @@ export interface ResourceServerCircuitBreakerOptions {
   openSeconds?: number;
 }
 
-/** Options of `ResourceServerModule`; see the README's settings table (CONTRACT §2). */
+/** Options of `ResourceServerModule`; see the README's settings table (README "Settings"). */
 export interface ResourceServerOptions<User = unknown> {
   issuer?: string;
   introspectionEndpoint?: string;

@@ -1,5 +1,16 @@
 import {
-  ArrayNotEmpty, IsArray, IsIn, IsInt, IsNotEmpty, IsOptional, IsString, IsUrl, Matches, Max, Min, validateSync,
+  ArrayNotEmpty,
+  IsArray,
+  IsIn,
+  IsInt,
+  IsNotEmpty,
+  IsOptional,
+  IsString,
+  IsUrl,
+  Matches,
+  Max,
+  Min,
+  validateSync,
 } from 'class-validator';
 import type { DecryptionKey } from '../keys/decryption-keys.js';
 import { CONTENT_ENCRYPTION_ALGORITHMS, KEY_MANAGEMENT_ALGORITHMS, SIGNING_ALGORITHMS } from './algorithms.js';
@@ -106,7 +117,10 @@ export class ResourceServerSettingsSchema {
   circuitBreakerOpenSeconds!: number;
 
   @IsOptional()
-  @IsUrl({ require_tld: false, require_protocol: true, protocols: ['redis', 'rediss'] }, { message: 'cache.redisUrl must be a redis:// or rediss:// URL' })
+  @IsUrl(
+    { require_tld: false, require_protocol: true, protocols: ['redis', 'rediss'] },
+    { message: 'cache.redisUrl must be a redis:// or rediss:// URL' },
+  )
   cacheRedisUrl?: string;
 }
 

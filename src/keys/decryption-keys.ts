@@ -18,6 +18,15 @@ const PUBLIC_MEMBERS: Record<string, readonly string[]> = {
   OKP: ['kty', 'crv', 'x'],
 };
 
+/** The private members imported; anything else a JWK carries (`oth`, `k`, `x5c`, …) is never handed to WebCrypto. */
+const PRIVATE_MEMBERS: Record<string, readonly string[]> = {
+  RSA: ['d', 'p', 'q', 'dp', 'dq', 'qi'],
+  EC: ['d'],
+  OKP: ['d'],
+};
+
+const MISMATCH = 'privateKeys: a private key is invalid or does not match its public part';
+
 const keyTypesFor = (alg: string): readonly string[] => (alg.startsWith('RSA-') ? ['RSA'] : ['EC', 'OKP']);
 
 const PEM_BLOCK = /-----BEGIN ([A-Z0-9 ]+)-----[\s\S]+?-----END \1-----/g;
@@ -70,19 +79,22 @@ async function loadKey(jwk: JWK, alg: string): Promise<DecryptionKey> {
   if (jwk.kty === 'RSA' && Buffer.from(jwk.n ?? '', 'base64url').length * 8 < 2048) {
     throw new KeyLoadingProblem('privateKeys: an RSA key is shorter than 2048 bits');
   }
-  if (jwk.use !== undefined && jwk.use !== 'enc') throw new KeyLoadingProblem('privateKeys: a key is not for use "enc"');
+  if (jwk.use !== undefined && jwk.use !== 'enc')
+    throw new KeyLoadingProblem('privateKeys: a key is not for use "enc"');
   if (jwk.alg !== undefined && jwk.alg !== alg) {
     throw new KeyLoadingProblem(`privateKeys: a key is for alg ${jwk.alg}, not encryptionAlg ${alg}`);
   }
   const publicJwk: JWK = Object.fromEntries(publicMembers.map((member) => [member, jwk[member as keyof JWK]]));
   const kid = jwk.kid ?? (await calculateJwkThumbprint(publicJwk, 'sha256'));
+  const material = Object.fromEntries(
+    [...publicMembers, ...PRIVATE_MEMBERS[jwk.kty!]!].map((member) => [member, jwk[member as keyof JWK]]),
+  ) as JWK;
   let key: CryptoKey;
   try {
-    // key_ops/use are checked above; leaving them out keeps WebCrypto from second-guessing the usages.
-    const { key_ops: _ops, use: _use, ...material } = jwk;
     key = (await importJWK({ ...material, alg }, alg, { extractable: false })) as CryptoKey;
   } catch {
-    throw new KeyLoadingProblem(`privateKeys: a key cannot be imported for ${alg}`);
+    // Node 24 checks at import that the parts of an RSA key belong together; older Node does not (the probe does).
+    throw new KeyLoadingProblem(jwk.kty === 'RSA' ? MISMATCH : `privateKeys: a key cannot be imported for ${alg}`);
   }
   await assertKeyPairMatches(publicJwk, key, alg);
   return { kid, key, publicJwk: Object.freeze({ ...publicJwk, kid, use: 'enc', alg }) };
@@ -95,10 +107,12 @@ async function loadKey(jwk: JWK, alg: string): Promise<DecryptionKey> {
 async function assertKeyPairMatches(publicJwk: JWK, privateKey: CryptoKey, alg: string): Promise<void> {
   try {
     const publicKey = await importJWK({ ...publicJwk, alg }, alg);
-    const probe = await new CompactEncrypt(new Uint8Array([1])).setProtectedHeader({ alg, enc: 'A128GCM' }).encrypt(publicKey);
+    const probe = await new CompactEncrypt(new Uint8Array([1]))
+      .setProtectedHeader({ alg, enc: 'A128GCM' })
+      .encrypt(publicKey);
     await compactDecrypt(probe, privateKey);
   } catch {
-    throw new KeyLoadingProblem('privateKeys: a private key does not match its public part');
+    throw new KeyLoadingProblem(MISMATCH);
   }
 }
 

@@ -2,14 +2,20 @@ import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { AuthorizationServerClient } from '../authorization-server/authorization-server-client.js';
 import { assertScopes, principalFromIntrospection } from '../authorization-server/token-introspection-rules.js';
 import {
-  type CachedOutcome, IntrospectionCache, type IntrospectionOutcome, lifetimesOf,
+  type CachedOutcome,
+  IntrospectionCache,
+  type IntrospectionOutcome,
+  lifetimesOf,
 } from '../cache/introspection-cache.js';
 import type { SharedIntrospectionStore } from '../cache/shared-introspection-store.js';
 import type { TokenIntrospection } from '../config/resource-server-options.js';
 import type { ResourceServerPrincipal } from '../config/resource-server-options.js';
 import type { ResourceServerSettings } from '../config/resource-server-settings.js';
 import {
-  AuthorizationServerUnavailableError, InvalidTokenError, ResourceServerError, ResourceServerNotConfiguredError,
+  AuthorizationServerUnavailableError,
+  InvalidTokenError,
+  ResourceServerError,
+  ResourceServerNotConfiguredError,
 } from '../errors.js';
 
 const expiryOf = (outcome: IntrospectionOutcome): number | undefined =>
@@ -56,7 +62,11 @@ export class TokenValidator implements OnApplicationShutdown {
   }
 
   /** The shared tier first (its proof verified again), else the AS; a fresh AS answer is shared for the others. */
-  private async introspect(token: string, key: string, settings: ResourceServerSettings): Promise<IntrospectionOutcome> {
+  private async introspect(
+    token: string,
+    key: string,
+    settings: ResourceServerSettings,
+  ): Promise<IntrospectionOutcome> {
     const now = Date.now();
     if (!this.shared) return this.outcomeOf(await this.client.fetchIntrospection(token), settings, now);
     const stored = await this.fromSharedStore(key);
@@ -74,7 +84,9 @@ export class TokenValidator implements OnApplicationShutdown {
       return await this.client.verifyProof(proof);
     } catch (error) {
       // A stale or tampered entry is a miss: the AS decides.
-      this.logger.warn(`shared cache entry rejected: ${error instanceof ResourceServerError ? error.message : 'unreadable'}`);
+      this.logger.warn(
+        `shared cache entry rejected: ${error instanceof ResourceServerError ? error.message : 'unreadable'}`,
+      );
       return undefined;
     }
   }

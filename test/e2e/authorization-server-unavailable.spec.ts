@@ -1,16 +1,31 @@
 /**
- * CONTRACT §3, "AS unreachable, slow past timeoutMs, 5xx, or an OAuth error answer" → 503 + Retry-After, no
+ * README "What every request gets", "AS unreachable, slow past timeoutMs, 5xx, or an OAuth error answer" → 503 + Retry-After, no
  * challenge (never 401: the token was not judged), on the guard and on the Passport strategy; discovery failures
  * likewise. The log names the AS's `error` code, never the client secret, the token or the AS's error_description.
  */
 import { ResourceServerModule, type ResourceServerOptions } from '../../src/index.js';
 import {
-  activeTokenIntrospection, htmlReply, introspectionPayload, jsonReply, jwtReply, signIntrospection,
-  startCraftedAuthorizationServer, type CraftedAuthorizationServer, type CraftedReply,
+  activeTokenIntrospection,
+  htmlReply,
+  introspectionPayload,
+  jsonReply,
+  jwtReply,
+  signIntrospection,
+  startCraftedAuthorizationServer,
+  type CraftedAuthorizationServer,
+  type CraftedReply,
 } from '../support/crafted-authorization-server.js';
 import { ADAPTERS, startTestApp, type TestApp } from '../support/test-app.js';
 import {
-  bearer, captureNestLogs, expectErrorAnswer, expectNotLeaked, expectOk, get, LOG_LEVELS, linesContaining, newToken,
+  bearer,
+  captureNestLogs,
+  expectErrorAnswer,
+  expectNotLeaked,
+  expectOk,
+  get,
+  LOG_LEVELS,
+  linesContaining,
+  newToken,
 } from './e2e-helpers.js';
 
 const CLIENT_ID = 'rs-unavailable';
@@ -117,7 +132,10 @@ describe.each(ADAPTERS)('authorization server unavailable (%s)', (adapter) => {
       ['502 (HTML)', () => htmlReply('<html><body>Bad Gateway</body></html>', 502)],
       ['503 temporarily_unavailable', () => jsonReply({ error: 'temporarily_unavailable' }, 503)],
       ['401 invalid_client (our credentials)', () => jsonReply({ error: 'invalid_client' }, 401)],
-      ['400 invalid_client_metadata (it could not fetch our /jwks)', () => jsonReply({ error: 'invalid_client_metadata' }, 400)],
+      [
+        '400 invalid_client_metadata (it could not fetch our /jwks)',
+        () => jsonReply({ error: 'invalid_client_metadata' }, 400),
+      ],
       ['400 invalid_request', () => jsonReply({ error: 'invalid_request' }, 400)],
       ['403 access_denied (another 4xx)', () => jsonReply({ error: 'access_denied' }, 403)],
       ['429 without a body', () => ({ status: 429, body: '' })],
@@ -147,7 +165,10 @@ describe.each(ADAPTERS)('authorization server unavailable (%s)', (adapter) => {
       const from = logs!.lines.length;
       const echo = newToken('echo');
       as.onIntrospection((req) =>
-        jsonReply({ error: 'invalid_client', error_description: `client authentication failed for ${req.token} ${echo}` }, 401),
+        jsonReply(
+          { error: 'invalid_client', error_description: `client authentication failed for ${req.token} ${echo}` },
+          401,
+        ),
       );
       const token = await expect503(app, '/documents');
       const written = logs!.lines.slice(from);
@@ -185,7 +206,10 @@ describe.each(ADAPTERS)('authorization server unavailable (%s)', (adapter) => {
       ['answering 500', () => jsonReply({ error: 'server_error' }, 500)],
       ['answering 404 HTML', () => htmlReply('<html>Not Found</html>', 404)],
       ['hanging past timeoutMs', () => ({ hang: true })],
-      ['naming another issuer', (server) => jsonReply({ ...server.discoveryDocument, issuer: 'https://attacker.example' })],
+      [
+        'naming another issuer',
+        (server) => jsonReply({ ...server.discoveryDocument, issuer: 'https://attacker.example' }),
+      ],
       ['answering a body that is not JSON', () => htmlReply('<html>maintenance</html>')],
       [
         'lacking introspection_endpoint',
@@ -193,15 +217,18 @@ describe.each(ADAPTERS)('authorization server unavailable (%s)', (adapter) => {
       ],
     ];
 
-    it.each(failures)('discovery %s → 503 on the guard and the Passport route; the AS is not asked about the token', async (_name, reply) => {
-      // A fresh app: a successful discovery is kept for the app's life.
-      const app = await startApp(baseOptions(as.issuer));
-      as.onDiscovery(() => reply(as));
-      const before = as.introspectionRequests.length;
-      for (const path of ROUTES) await expect503(app, path);
-      expect(as.discoveryRequests).toBeGreaterThan(0);
-      expect(as.introspectionRequests.length).toBe(before);
-    });
+    it.each(failures)(
+      'discovery %s → 503 on the guard and the Passport route; the AS is not asked about the token',
+      async (_name, reply) => {
+        // A fresh app: a successful discovery is kept for the app's life.
+        const app = await startApp(baseOptions(as.issuer));
+        as.onDiscovery(() => reply(as));
+        const before = as.introspectionRequests.length;
+        for (const path of ROUTES) await expect503(app, path);
+        expect(as.discoveryRequests).toBeGreaterThan(0);
+        expect(as.introspectionRequests.length).toBe(before);
+      },
+    );
 
     it('a failed discovery is not kept: once the AS answers again the same app admits the token (200)', async () => {
       const app = await startApp(baseOptions(as.issuer));

@@ -17,11 +17,17 @@ describe('demo (npm start)', () => {
   let stderr: string;
 
   beforeAll(async () => {
-    await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.example.json'], { cwd: ROOT });
+    await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.example.json'], {
+      cwd: ROOT,
+    });
     const env: NodeJS.ProcessEnv = { ...process.env, DEMO_EXIT_AFTER_CHECK: '1' };
     for (const name of Object.keys(env)) if (name.startsWith('OIDC_')) delete env[name];
     try {
-      ({ stdout, stderr } = await run(process.execPath, ['build/example/demo.js'], { cwd: ROOT, env, timeout: 60_000 }));
+      ({ stdout, stderr } = await run(process.execPath, ['build/example/demo.js'], {
+        cwd: ROOT,
+        env,
+        timeout: 60_000,
+      }));
       code = 0;
     } catch (error) {
       ({ code, stdout, stderr } = error as { code: number; stdout: string; stderr: string });
@@ -29,7 +35,10 @@ describe('demo (npm start)', () => {
   }, TIMEOUT);
 
   it('exits 0 after a passing self-check', () => {
-    expect({ code, stderr: stderr.replace(/^oidc-provider WARNING: Unsupported runtime.*\n/m, '') }).toEqual({ code: 0, stderr: '' });
+    expect({ code, stderr: stderr.replace(/^oidc-provider WARNING: Unsupported runtime.*\n/m, '') }).toEqual({
+      code: 0,
+      stderr: '',
+    });
     expect(stdout).toMatch(/^all 7 checks passed$/m);
   });
 
@@ -46,7 +55,9 @@ describe('demo (npm start)', () => {
   });
 
   it('prints ready-to-paste curl commands on 127.0.0.1, with and without a token', () => {
-    expect(stdout).toMatch(/^ {2}curl -i -H 'Authorization: Bearer [A-Za-z0-9_-]+' http:\/\/127\.0\.0\.1:\d+\/documents$/m);
+    expect(stdout).toMatch(
+      /^ {2}curl -i -H 'Authorization: Bearer [A-Za-z0-9_-]+' http:\/\/127\.0\.0\.1:\d+\/documents$/m,
+    );
     expect(stdout).toMatch(/^ {2}curl -i http:\/\/127\.0\.0\.1:\d+\/documents$/m);
     expect(stdout).toMatch(/^ {2}curl -i http:\/\/127\.0\.0\.1:\d+\/jwks$/m);
   });

@@ -82,7 +82,10 @@ interface EncryptionKey {
 }
 
 async function encryptionKey(alg: 'RSA-OAEP' | 'ECDH-ES'): Promise<EncryptionKey> {
-  const { privateKey, publicKey } = await generateKeyPair(alg, alg === 'ECDH-ES' ? { crv: 'P-256', extractable: true } : { extractable: true });
+  const { privateKey, publicKey } = await generateKeyPair(
+    alg,
+    alg === 'ECDH-ES' ? { crv: 'P-256', extractable: true } : { extractable: true },
+  );
   const jwk = await exportJWK(publicKey);
   const kid = await calculateJwkThumbprint(jwk);
   return { kid, alg, privateKey, publicJwk: { ...jwk, kid, alg, use: 'enc' } };
@@ -148,7 +151,11 @@ describe('development authorization server (real oidc-provider, ProConnect-like)
   /** A second instance for stop()/start()/rotateSigningKeys(), so those cannot disturb the other tests. */
   let lifecycleAs: DevAuthorizationServer;
 
-  async function post(url: string, form: Record<string, string>, headers: Record<string, string> = {}): Promise<IntrospectionHttpResponse> {
+  async function post(
+    url: string,
+    form: Record<string, string>,
+    headers: Record<string, string> = {},
+  ): Promise<IntrospectionHttpResponse> {
     const response = await request(url, {
       method: 'POST',
       dispatcher: agent,
@@ -297,8 +304,12 @@ describe('development authorization server (real oidc-provider, ProConnect-like)
     expect(discovery.introspection_endpoint).toMatch(new RegExp(`^${as.issuer}/`));
     expect(discovery.jwks_uri).toBe(as.jwksUri);
     expect(discovery.revocation_endpoint).toEqual(expect.any(String));
-    expect(discovery.introspection_signing_alg_values_supported).toEqual(expect.arrayContaining(['ES256', 'RS256', 'HS256']));
-    expect(discovery.introspection_encryption_alg_values_supported).toEqual(expect.arrayContaining(['RSA-OAEP', 'ECDH-ES']));
+    expect(discovery.introspection_signing_alg_values_supported).toEqual(
+      expect.arrayContaining(['ES256', 'RS256', 'HS256']),
+    );
+    expect(discovery.introspection_encryption_alg_values_supported).toEqual(
+      expect.arrayContaining(['RSA-OAEP', 'ECDH-ES']),
+    );
     expect(discovery.introspection_encryption_enc_values_supported).toEqual(expect.arrayContaining(['A256GCM']));
     expect(discovery.subject_types_supported).toEqual(expect.arrayContaining(['public', 'pairwise']));
     expect(discovery.scopes_supported).toEqual(
@@ -316,7 +327,11 @@ describe('development authorization server (real oidc-provider, ProConnect-like)
   });
 
   it('ES256 + RSA-OAEP/A256GCM (client_secret_post): an encrypted, signed introspection JWT of a minted token', async () => {
-    const token = await as.issueAccessToken({ sub: 'user-1', clientId: SP_PUBLIC, scopes: ['openid', 'email', 'siret'] });
+    const token = await as.issueAccessToken({
+      sub: 'user-1',
+      clientId: SP_PUBLIC,
+      scopes: ['openid', 'email', 'siret'],
+    });
     const response = await introspect(as, RS_ES256_RSA_OAEP, token);
 
     expect(response.status).toBe(200);
@@ -333,7 +348,12 @@ describe('development authorization server (real oidc-provider, ProConnect-like)
       aud: RS_ES256_RSA_OAEP.clientId,
     });
 
-    const { payload, protectedHeader: jwsHeader } = await verifyWithAsJwks(as, jws, RS_ES256_RSA_OAEP.clientId, 'ES256');
+    const { payload, protectedHeader: jwsHeader } = await verifyWithAsJwks(
+      as,
+      jws,
+      RS_ES256_RSA_OAEP.clientId,
+      'ES256',
+    );
     expect(jwsHeader).toEqual({
       alg: 'ES256',
       typ: 'token-introspection+jwt',
@@ -349,7 +369,11 @@ describe('development authorization server (real oidc-provider, ProConnect-like)
   });
 
   it('RS256 + ECDH-ES/A256GCM (client_secret_basic): an encrypted, signed introspection JWT', async () => {
-    const token = await as.issueAccessToken({ sub: 'user-2', clientId: SP_PUBLIC, scopes: ['openid', 'documents:read'] });
+    const token = await as.issueAccessToken({
+      sub: 'user-2',
+      clientId: SP_PUBLIC,
+      scopes: ['openid', 'documents:read'],
+    });
     const response = await introspect(as, RS_RS256_ECDH_ES, token);
 
     expect(response.status).toBe(200);
@@ -406,7 +430,11 @@ describe('development authorization server (real oidc-provider, ProConnect-like)
   });
 
   it('no introspection_signed_response_alg registered: RS256 JWT when asked for, plain JSON otherwise', async () => {
-    const token = await as.issueAccessToken({ sub: 'user-4', clientId: SP_PUBLIC, scopes: ['openid', 'given_name', 'usual_name'] });
+    const token = await as.issueAccessToken({
+      sub: 'user-4',
+      clientId: SP_PUBLIC,
+      scopes: ['openid', 'given_name', 'usual_name'],
+    });
 
     const jwtResponse = await introspect(as, RS_DEFAULT, token);
     expect(jwtResponse.status).toBe(200);
@@ -446,7 +474,8 @@ describe('development authorization server (real oidc-provider, ProConnect-like)
     expect(response.status).toBe(400);
     expect(JSON.parse(response.body)).toEqual({
       error: 'invalid_request',
-      error_description: 'introspection must be requested with Accept: application/token-introspection+jwt for this client',
+      error_description:
+        'introspection must be requested with Accept: application/token-introspection+jwt for this client',
     });
   });
 
@@ -475,7 +504,12 @@ describe('development authorization server (real oidc-provider, ProConnect-like)
   it('a minted token is bound to a stored Grant: destroying the Grant deactivates the token', async () => {
     const token = await as.issueAccessToken({ sub: 'user-14', clientId: SP_PUBLIC, scopes: ['openid', 'email'] });
     const accessToken = await as.provider.AccessToken.find(token);
-    expect(accessToken).toMatchObject({ accountId: 'user-14', clientId: SP_PUBLIC, scope: 'openid email', gty: 'authorization_code' });
+    expect(accessToken).toMatchObject({
+      accountId: 'user-14',
+      clientId: SP_PUBLIC,
+      scope: 'openid email',
+      gty: 'authorization_code',
+    });
     const grant = await as.provider.Grant.find(accessToken?.grantId ?? '');
     expect(grant).toMatchObject({ accountId: 'user-14', clientId: SP_PUBLIC });
     expect(grant?.getOIDCScope()).toBe('openid email');
@@ -506,7 +540,12 @@ describe('development authorization server (real oidc-provider, ProConnect-like)
   });
 
   it('an expired token (exp rewritten in the adapter, no sleeping) introspects to {active:false}', async () => {
-    const token = await as.issueAccessToken({ sub: 'user-8', clientId: SP_PUBLIC, scopes: ['openid'], expiresInSeconds: 300 });
+    const token = await as.issueAccessToken({
+      sub: 'user-8',
+      clientId: SP_PUBLIC,
+      scopes: ['openid'],
+      expiresInSeconds: 300,
+    });
     const before = JSON.parse((await introspect(as, RS_DEFAULT, token, 'application/json')).body);
     expect(before).toMatchObject({ active: true });
     expect(before.exp - before.iat).toBe(300);
@@ -604,7 +643,7 @@ describe('development authorization server (real oidc-provider, ProConnect-like)
 
   it('rotateSigningKeys() publishes new kids, signs with them, and keeps issued tokens valid', async () => {
     const token = await lifecycleAs.issueAccessToken({ sub: 'user-13', clientId: SP_PUBLIC, scopes: ['openid'] });
-    const oldKids = (((await getJson(lifecycleAs.jwksUri)).json.keys as JWK[]).map((key) => key.kid)).sort();
+    const oldKids = ((await getJson(lifecycleAs.jwksUri)).json.keys as JWK[]).map((key) => key.kid).sort();
     const beforeRotation = await introspect(lifecycleAs, RS_DEFAULT, token);
     expect(oldKids).toContain(decodeProtectedHeader(beforeRotation.body).kid);
     const port = lifecycleAs.port;

@@ -1,5 +1,5 @@
 /**
- * Shared assertions of the e2e specs (CONTRACT §3): every answer has a status, an exact `WWW-Authenticate` (or none),
+ * Shared assertions of the e2e specs (README "What every request gets"): every answer has a status, an exact `WWW-Authenticate` (or none),
  * `Retry-After` on 503 only, a JSON body `{statusCode, error, message}`, and never echoes the bearer token; the app's
  * log is captured to prove that no line carries a token or a secret.
  */

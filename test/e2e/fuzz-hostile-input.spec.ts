@@ -7,8 +7,15 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 
 import { ResourceServerModule } from '../../src/index.js';
 import {
-  activeTokenIntrospection, encryptIntrospection, fetchPublicEncryptionKeys, introspectionPayload, jwtReply,
-  signIntrospection, startCraftedAuthorizationServer, type CraftedAuthorizationServer, type CraftedReply,
+  activeTokenIntrospection,
+  encryptIntrospection,
+  fetchPublicEncryptionKeys,
+  introspectionPayload,
+  jwtReply,
+  signIntrospection,
+  startCraftedAuthorizationServer,
+  type CraftedAuthorizationServer,
+  type CraftedReply,
 } from '../support/crafted-authorization-server.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { captureNestLogs, expectNotLeaked, get, LOG_LEVELS, linesContaining } from './e2e-helpers.js';
@@ -29,7 +36,9 @@ describe('fuzz: hostile input', () => {
   beforeAll(async () => {
     logs = captureNestLogs();
     as = await startCraftedAuthorizationServer();
-    privateJwk = await exportJWK((await generateKeyPair('RSA-OAEP', { extractable: true, modulusLength: 2048 })).privateKey);
+    privateJwk = await exportJWK(
+      (await generateKeyPair('RSA-OAEP', { extractable: true, modulusLength: 2048 })).privateKey,
+    );
     app = await startTestApp({
       logger: LOG_LEVELS,
       module: ResourceServerModule.forRoot({
@@ -54,14 +63,19 @@ describe('fuzz: hostile input', () => {
       }),
       { alg: 'ES256', key: as.signingKeys.ES256.privateKey, kid: as.signingKeys.ES256.kid },
     );
-    validJwe = await encryptIntrospection(jws, { publicKey: rsKey!.key, alg: 'RSA-OAEP', enc: 'A256GCM', kid: rsKey!.jwk.kid });
+    validJwe = await encryptIntrospection(jws, {
+      publicKey: rsKey!.key,
+      alg: 'RSA-OAEP',
+      enc: 'A256GCM',
+      kid: rsKey!.jwk.kid,
+    });
   }, TIMEOUT);
 
   afterAll(async () => {
     await app?.close();
     await as?.close();
     logs?.restore();
-     
+
     console.log(`fuzz-hostile-input: inputs tried ${JSON.stringify(counts)}; none answered 500`);
   });
 
@@ -71,36 +85,54 @@ describe('fuzz: hostile input', () => {
   /** Header values an HTTP client may send: visible ASCII, space and tab, no leading/trailing whitespace. */
   const headerSafe = (value: string): boolean => /^[\x21-\x7e]([\x20-\x7e\t]*[\x21-\x7e])?$/.test(value);
   const b64token = fc.stringMatching(/^[A-Za-z0-9\-._~+/]+=*$/, { maxLength: 200 });
-  const authorizationHeader = fc.oneof(
-    fc.string({ maxLength: 300 }),
-    fc.string({ unit: 'grapheme', maxLength: 100 }),
-    fc.string({ unit: 'binary', maxLength: 100 }),
-    b64token.map((token) => `Bearer ${token}`),
-    fc.tuple(fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Basic', 'Bearer ', 'Token'), fc.constantFrom(' ', '  ', '\t', ''), fc.string({ maxLength: 80 }))
-      .map(([scheme, sep, token]) => `${scheme}${sep}${token}`),
-    fc.string({ minLength: 4000, maxLength: 5000 }).map((token) => `Bearer ${token.replace(/[^A-Za-z0-9]/g, 'a')}`),
-  ).filter(headerSafe);
+  const authorizationHeader = fc
+    .oneof(
+      fc.string({ maxLength: 300 }),
+      fc.string({ unit: 'grapheme', maxLength: 100 }),
+      fc.string({ unit: 'binary', maxLength: 100 }),
+      b64token.map((token) => `Bearer ${token}`),
+      fc
+        .tuple(
+          fc.constantFrom('Bearer', 'bearer', 'BEARER', 'Basic', 'Bearer ', 'Token'),
+          fc.constantFrom(' ', '  ', '\t', ''),
+          fc.string({ maxLength: 80 }),
+        )
+        .map(([scheme, sep, token]) => `${scheme}${sep}${token}`),
+      fc.string({ minLength: 4000, maxLength: 5000 }).map((token) => `Bearer ${token.replace(/[^A-Za-z0-9]/g, 'a')}`),
+    )
+    .filter(headerSafe);
 
-  it('arbitrary Authorization headers (300 runs) → 200/400/401/403/503, never 500, token never echoed', async () => {
-    as!.onIntrospection(() => validReply());
-    counts.authorizationHeaders = 0;
-    await fc.assert(
-      fc.asyncProperty(authorizationHeader, async (header) => {
-        counts.authorizationHeaders! += 1;
-        const token = header.replace(/^\S+\s*/, '');
-        if (token.length >= 8) secrets.add(token);
-        const result = await get(url(), { authorization: header });
-        expect([200, 400, 401, 403, 503]).toContain(result.status);
-        if (token.length >= 8) expectNotLeaked(result, token);
-      }),
-      { numRuns: 300 },
-    );
-  }, TIMEOUT);
+  it(
+    'arbitrary Authorization headers (300 runs) → 200/400/401/403/503, never 500, token never echoed',
+    async () => {
+      as!.onIntrospection(() => validReply());
+      counts.authorizationHeaders = 0;
+      await fc.assert(
+        fc.asyncProperty(authorizationHeader, async (header) => {
+          counts.authorizationHeaders! += 1;
+          const token = header.replace(/^\S+\s*/, '');
+          if (token.length >= 8) secrets.add(token);
+          const result = await get(url(), { authorization: header });
+          expect([200, 400, 401, 403, 503]).toContain(result.status);
+          if (token.length >= 8) expectNotLeaked(result, token);
+        }),
+        { numRuns: 300 },
+      );
+    },
+    TIMEOUT,
+  );
 
   const contentType = fc.oneof(
     fc.constantFrom(
-      'application/token-introspection+jwt', 'application/token-introspection+jwt; charset=utf-8', 'application/json',
-      'application/jwt', 'text/html', 'text/plain', '', 'application/token-introspection+jwt;;;', '*/*',
+      'application/token-introspection+jwt',
+      'application/token-introspection+jwt; charset=utf-8',
+      'application/json',
+      'application/jwt',
+      'text/html',
+      'text/plain',
+      '',
+      'application/token-introspection+jwt;;;',
+      '*/*',
     ),
     fc.string({ maxLength: 60 }).filter(headerSafe),
   );
@@ -108,24 +140,39 @@ describe('fuzz: hostile input', () => {
     fc.string({ maxLength: 500 }),
     fc.json({ maxDepth: 3 }),
     fc.uint8Array({ maxLength: 2000 }),
-    fc.array(fc.stringMatching(/^[A-Za-z0-9_-]{0,60}$/), { minLength: 1, maxLength: 6 }).map((parts) => parts.join('.')),
+    fc
+      .array(fc.stringMatching(/^[A-Za-z0-9_-]{0,60}$/), { minLength: 1, maxLength: 6 })
+      .map((parts) => parts.join('.')),
   );
 
-  it('arbitrary AS answers (status, content type, body; 300 runs) → 503 or 401, never 500', async () => {
-    counts.asAnswers = 0;
-    await fc.assert(
-      fc.asyncProperty(fc.constantFrom(200, 200, 200, 400, 401, 404, 500, 502), contentType, body, async (status, type, content) => {
-        counts.asAnswers! += 1;
-        as!.onIntrospection(() => ({ status, headers: (type === '' ? {} : { 'content-type': type }) as Record<string, string>, body: content }));
-        const token = `fuzz-${counts.asAnswers}-tok-abcdefgh`;
-        secrets.add(token);
-        const result = await get(url(), { authorization: `Bearer ${token}` });
-        expect([401, 503]).toContain(result.status);
-        expectNotLeaked(result, token, CLIENT_SECRET);
-      }),
-      { numRuns: 300 },
-    );
-  }, TIMEOUT);
+  it(
+    'arbitrary AS answers (status, content type, body; 300 runs) → 503 or 401, never 500',
+    async () => {
+      counts.asAnswers = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.constantFrom(200, 200, 200, 400, 401, 404, 500, 502),
+          contentType,
+          body,
+          async (status, type, content) => {
+            counts.asAnswers! += 1;
+            as!.onIntrospection(() => ({
+              status,
+              headers: (type === '' ? {} : { 'content-type': type }) as Record<string, string>,
+              body: content,
+            }));
+            const token = `fuzz-${counts.asAnswers}-tok-abcdefgh`;
+            secrets.add(token);
+            const result = await get(url(), { authorization: `Bearer ${token}` });
+            expect([401, 503]).toContain(result.status);
+            expectNotLeaked(result, token, CLIENT_SECRET);
+          },
+        ),
+        { numRuns: 300 },
+      );
+    },
+    TIMEOUT,
+  );
 
   it('the valid signed + encrypted answer itself → 200', async () => {
     as!.onIntrospection(() => validReply());
@@ -135,7 +182,11 @@ describe('fuzz: hostile input', () => {
 
   const mutation = fc.oneof(
     fc.record({ kind: fc.constant('bitflip' as const), index: fc.nat(), bit: fc.integer({ min: 0, max: 5 }) }),
-    fc.record({ kind: fc.constant('swap' as const), a: fc.integer({ min: 0, max: 4 }), b: fc.integer({ min: 0, max: 4 }) }),
+    fc.record({
+      kind: fc.constant('swap' as const),
+      a: fc.integer({ min: 0, max: 4 }),
+      b: fc.integer({ min: 0, max: 4 }),
+    }),
     fc.record({ kind: fc.constant('truncate' as const), index: fc.nat() }),
   );
   const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
@@ -156,27 +207,33 @@ describe('fuzz: hostile input', () => {
     return jwe.slice(0, m.index! % jwe.length);
   }
 
-  it('mutations of a valid signed + encrypted answer (bit flips, part swaps, truncations; 300 runs) → 503 unless unchanged', async () => {
-    counts.mutations = 0;
-    counts.unchanged = 0;
-    await fc.assert(
-      fc.asyncProperty(mutation, async (m) => {
-        counts.mutations! += 1;
-        const mutated = mutate(validJwe, m);
-        as!.onIntrospection(() => jwtReply(mutated));
-        const result = await get(url(), { authorization: `Bearer mutation-${counts.mutations}-abcdefgh` });
-        if (mutated === validJwe) {
-          counts.unchanged! += 1;
-          expect(result.status).toBe(200);
-        } else {
-          expect(result.status).toBe(503);
-        }
-      }),
-      { numRuns: 300 },
-    );
-  }, TIMEOUT);
+  it(
+    'mutations of a valid signed + encrypted answer (bit flips, part swaps, truncations; 300 runs) → 503 unless unchanged',
+    async () => {
+      counts.mutations = 0;
+      counts.unchanged = 0;
+      await fc.assert(
+        fc.asyncProperty(mutation, async (m) => {
+          counts.mutations! += 1;
+          const mutated = mutate(validJwe, m);
+          as!.onIntrospection(() => jwtReply(mutated));
+          const result = await get(url(), { authorization: `Bearer mutation-${counts.mutations}-abcdefgh` });
+          if (mutated === validJwe) {
+            counts.unchanged! += 1;
+            expect(result.status).toBe(200);
+          } else {
+            expect(result.status).toBe(503);
+          }
+        }),
+        { numRuns: 300 },
+      );
+    },
+    TIMEOUT,
+  );
 
   it('no log line carries a token, the client secret or the private key d', () => {
-    expect(linesContaining(logs!.lines, [...secrets, CLIENT_SECRET, privateJwk.d!, privateJwk.p!, privateJwk.q!])).toEqual([]);
+    expect(
+      linesContaining(logs!.lines, [...secrets, CLIENT_SECRET, privateJwk.d!, privateJwk.p!, privateJwk.q!]),
+    ).toEqual([]);
   });
 });

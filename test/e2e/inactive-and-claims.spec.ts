@@ -1,17 +1,31 @@
 /**
- * CONTRACT §3 rows judged on a trusted (signed) introspection answer: inactive or incomplete → 401 invalid_token;
+ * README "What every request gets" rows judged on a trusted (signed) introspection answer: inactive or incomplete → 401 invalid_token;
  * missing scope → 403 insufficient_scope; SP not named by the route → 403 without challenge (default deny);
  * `resolveUser` → the user, 401 when none, 503 when it throws; and the valid case → the handler runs.
  */
 import { ResourceServerModule, type ResourceServerOptions } from '../../src/index.js';
 import {
-  activeTokenIntrospection, introspectionPayload, jwtReply, signIntrospection, startCraftedAuthorizationServer,
+  activeTokenIntrospection,
+  introspectionPayload,
+  jwtReply,
+  signIntrospection,
+  startCraftedAuthorizationServer,
   type CraftedAuthorizationServer,
 } from '../support/crafted-authorization-server.js';
 import { ADAPTERS, startTestApp, type TestApp } from '../support/test-app.js';
 import {
-  INVALID_TOKEN, bearer, captureNestLogs, expectErrorAnswer, expectNotLeaked, expectOk, get, insufficientScope,
-  LOG_LEVELS, linesContaining, newToken, type HttpResult,
+  INVALID_TOKEN,
+  bearer,
+  captureNestLogs,
+  expectErrorAnswer,
+  expectNotLeaked,
+  expectOk,
+  get,
+  insufficientScope,
+  LOG_LEVELS,
+  linesContaining,
+  newToken,
+  type HttpResult,
 } from './e2e-helpers.js';
 
 const CLIENT_ID = 'rs-claims';
@@ -57,7 +71,10 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
 
   /** An active answer as node-oidc-provider sends it, with changes (`undefined` removes a member). */
   function active(change: Record<string, unknown> = {}): Record<string, unknown> {
-    const claims: Record<string, unknown> = { ...activeTokenIntrospection({ issuer: as!.issuer, sub: 'u-1', clientId: 'sp-a' }), ...change };
+    const claims: Record<string, unknown> = {
+      ...activeTokenIntrospection({ issuer: as!.issuer, sub: 'u-1', clientId: 'sp-a' }),
+      ...change,
+    };
     for (const [name, value] of Object.entries(change)) if (value === undefined) delete claims[name];
     return claims;
   }
@@ -69,7 +86,12 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
       app = await startTestApp({
         adapter,
         logger: LOG_LEVELS,
-        module: ResourceServerModule.forRoot({ issuer: as!.issuer, clientId: CLIENT_ID, clientSecret: CLIENT_SECRET, ...extra }),
+        module: ResourceServerModule.forRoot({
+          issuer: as!.issuer,
+          clientId: CLIENT_ID,
+          clientSecret: CLIENT_SECRET,
+          ...extra,
+        }),
       });
       closers.push(() => app!.close());
     });
@@ -163,12 +185,19 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
     const app = appWith({ scopes: ['documents'] });
 
     describe.each(['/documents', '/passport'])('on %s', (path) => {
-      it.each([['openid'], ['openid documents-read'], ['']])('token scope "%s" → 403 insufficient_scope', async (scope) => {
-        expectErrorAnswer(await call(app(), path, tokenFor(active({ scope }))), 403, insufficientScope('documents'));
-      });
+      it.each([['openid'], ['openid documents-read'], ['']])(
+        'token scope "%s" → 403 insufficient_scope',
+        async (scope) => {
+          expectErrorAnswer(await call(app(), path, tokenFor(active({ scope }))), 403, insufficientScope('documents'));
+        },
+      );
 
       it('token without a scope member → 403 insufficient_scope', async () => {
-        expectErrorAnswer(await call(app(), path, tokenFor(active({ scope: undefined }))), 403, insufficientScope('documents'));
+        expectErrorAnswer(
+          await call(app(), path, tokenFor(active({ scope: undefined }))),
+          403,
+          insufficientScope('documents'),
+        );
       });
 
       it.each([['openid documents'], ['documents']])('token scope "%s" → 200', async (scope) => {
@@ -183,7 +212,11 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
     const app = appWith({ scopes: ['documents', 'admin'] });
 
     it('token scope "openid" → 403 naming both scopes', async () => {
-      expectErrorAnswer(await call(app(), '/documents', tokenFor(active({ scope: 'openid' }))), 403, insufficientScope('documents admin'));
+      expectErrorAnswer(
+        await call(app(), '/documents', tokenFor(active({ scope: 'openid' }))),
+        403,
+        insufficientScope('documents admin'),
+      );
     });
 
     it('token scope "openid admin" → 200', async () => {
@@ -196,7 +229,9 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
 
     it('reads the SP from aud, not client_id (200)', async () => {
       const token = tokenFor(active({ aud: 'sp-a', client_id: 'sp-c' }));
-      expect(expectOk(await call(app(), '/documents/sp-a-only', token))).toMatchObject({ user: { serviceProvider: 'sp-a' } });
+      expect(expectOk(await call(app(), '/documents/sp-a-only', token))).toMatchObject({
+        user: { serviceProvider: 'sp-a' },
+      });
     });
 
     it('accepts a one-element aud array (200)', async () => {
@@ -232,10 +267,15 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
     describe.each(['/documents', '/passport'])('on %s', (path) => {
       it('a user found becomes request.user (200)', async () => {
         const token = tokenFor(active({ sub: 'u-42' }));
-        expect(expectOk(await call(app(), path, token))).toEqual({ user: { id: 'user-u-42', name: 'Ada', serviceProvider: 'sp-a' } });
+        expect(expectOk(await call(app(), path, token))).toEqual({
+          user: { id: 'user-u-42', name: 'Ada', serviceProvider: 'sp-a' },
+        });
       });
 
-      it.each([['null', 'ghost'], ['undefined', 'vanished']])('resolveUser returning %s → 401 invalid_token', async (_name, sub) => {
+      it.each([
+        ['null', 'ghost'],
+        ['undefined', 'vanished'],
+      ])('resolveUser returning %s → 401 invalid_token', async (_name, sub) => {
         expectErrorAnswer(await call(app(), path, tokenFor(active({ sub }))), 401, INVALID_TOKEN);
       });
 
@@ -245,7 +285,11 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
     });
 
     it('an SP the route does not name → 403, no challenge, even with a user found', async () => {
-      expectErrorAnswer(await call(app(), '/documents', tokenFor(active({ sub: 'u-7', client_id: 'sp-c' }))), 403, undefined);
+      expectErrorAnswer(
+        await call(app(), '/documents', tokenFor(active({ sub: 'u-7', client_id: 'sp-c' }))),
+        403,
+        undefined,
+      );
     });
 
     it('resolveUser is not called for an inactive token', async () => {

@@ -1,16 +1,29 @@
 /**
- * CONTRACT §3, "no Authorization header (or another scheme)" → 401 `Bearer realm` and "malformed bearer" → 400
+ * README "What every request gets", "no Authorization header (or another scheme)" → 401 `Bearer realm` and "malformed bearer" → 400
  * `invalid_request`, on the guard (/documents) and the Passport strategy (/passport). None of these requests may
  * reach the AS. A 4096-character token is well formed (it does reach the AS).
  */
 import { ResourceServerModule } from '../../src/index.js';
 import {
-  introspectionPayload, jwtReply, signIntrospection, startCraftedAuthorizationServer, type CraftedAuthorizationServer,
+  introspectionPayload,
+  jwtReply,
+  signIntrospection,
+  startCraftedAuthorizationServer,
+  type CraftedAuthorizationServer,
 } from '../support/crafted-authorization-server.js';
 import { ADAPTERS, startTestApp, type TestApp } from '../support/test-app.js';
 import {
-  CHALLENGE, INVALID_REQUEST, INVALID_TOKEN, bearer, captureNestLogs, expectErrorAnswer, expectNotLeaked, get,
-  LOG_LEVELS, linesContaining, newToken,
+  CHALLENGE,
+  INVALID_REQUEST,
+  INVALID_TOKEN,
+  bearer,
+  captureNestLogs,
+  expectErrorAnswer,
+  expectNotLeaked,
+  get,
+  LOG_LEVELS,
+  linesContaining,
+  newToken,
 } from './e2e-helpers.js';
 
 const CLIENT_ID = 'rs-malformed';
@@ -54,7 +67,11 @@ function malformed(): Case[] {
     { name: 'two space-separated parts', headers: { authorization: `Bearer ${b} ${c}` }, secrets: [b!, c!] },
     { name: 'a comma inside the token', headers: { authorization: `Bearer ${d},${e}` }, secrets: [d!, e!] },
     { name: 'non-ASCII (Latin-1 byte é)', headers: { authorization: `Bearer ${f}\u00e9x` }, secrets: [f!] },
-    { name: 'non-ASCII (UTF-8 bytes of 中)', headers: { authorization: utf8OnTheWire(`Bearer ${g}中x`) }, secrets: [g!] },
+    {
+      name: 'non-ASCII (UTF-8 bytes of 中)',
+      headers: { authorization: utf8OnTheWire(`Bearer ${g}中x`) },
+      secrets: [g!],
+    },
     { name: '4097 characters', headers: { authorization: `Bearer ${tooLong}` }, secrets: [tooLong] },
     { name: 'a b64token "=" not at the end', headers: { authorization: 'Bearer abc=def' }, secrets: [] },
   ];
@@ -65,7 +82,12 @@ function tokenInTwoPlaces(): Case[] {
   const [q1, q2, h2, x, y] = Array.from({ length: 5 }, (_, i) => newToken(`place${i}`));
   return [
     { name: '?access_token= without a header', headers: {}, query: `?access_token=${q1}`, secrets: [q1!] },
-    { name: '?access_token= and an Authorization header', headers: bearer(h2!), query: `?access_token=${q2}`, secrets: [q2!, h2!] },
+    {
+      name: '?access_token= and an Authorization header',
+      headers: bearer(h2!),
+      query: `?access_token=${q2}`,
+      secrets: [q2!, h2!],
+    },
     { name: 'empty ?access_token= without a header', headers: {}, query: '?access_token=', secrets: [] },
     {
       name: 'two Authorization headers',

@@ -88,105 +88,171 @@ describe.each(ADAPTERS)('real oidc-provider, introspection cache (%s)', (adapter
     return as!.introspectionRequests - before;
   }
 
-  it('a second request with the same token is answered from the cache: no new introspection', async () => {
-    const token = await mint();
-    expect(await introspectionsDuring(async () => {
-      expectOk(await get(urlOf(CACHED), bearer(token)));
-    })).toBe(1);
-    expect(await introspectionsDuring(async () => {
-      expectOk(await get(urlOf(CACHED), bearer(token)));
-      expectOk(await get(urlOf(CACHED, '/documents/sp-a-only'), bearer(token)));
-      expectErrorAnswer(await get(urlOf(CACHED, '/undecorated'), bearer(token)), 403, undefined);
-    })).toBe(0);
-  }, TIMEOUT);
+  it(
+    'a second request with the same token is answered from the cache: no new introspection',
+    async () => {
+      const token = await mint();
+      expect(
+        await introspectionsDuring(async () => {
+          expectOk(await get(urlOf(CACHED), bearer(token)));
+        }),
+      ).toBe(1);
+      expect(
+        await introspectionsDuring(async () => {
+          expectOk(await get(urlOf(CACHED), bearer(token)));
+          expectOk(await get(urlOf(CACHED, '/documents/sp-a-only'), bearer(token)));
+          expectErrorAnswer(await get(urlOf(CACHED, '/undecorated'), bearer(token)), 403, undefined);
+        }),
+      ).toBe(0);
+    },
+    TIMEOUT,
+  );
 
-  it('the cache is keyed by token: another token of the same user is introspected', async () => {
-    const first = await mint();
-    const second = await mint();
-    expectOk(await get(urlOf(CACHED), bearer(first)));
-    expect(await introspectionsDuring(async () => {
-      expectOk(await get(urlOf(CACHED), bearer(second)));
-    })).toBe(1);
-  }, TIMEOUT);
+  it(
+    'the cache is keyed by token: another token of the same user is introspected',
+    async () => {
+      const first = await mint();
+      const second = await mint();
+      expectOk(await get(urlOf(CACHED), bearer(first)));
+      expect(
+        await introspectionsDuring(async () => {
+          expectOk(await get(urlOf(CACHED), bearer(second)));
+        }),
+      ).toBe(1);
+    },
+    TIMEOUT,
+  );
 
-  it('200 concurrent first requests with one fresh token → exactly 1 introspection, all 200', async () => {
-    const token = await mint();
-    let results: Awaited<ReturnType<typeof get>>[] = [];
-    expect(await introspectionsDuring(async () => {
-      results = await Promise.all(Array.from({ length: 200 }, () => get(urlOf(CACHED), bearer(token))));
-    })).toBe(1);
-    expect(results.map((result) => result.status)).toEqual(Array.from({ length: 200 }, () => 200));
-    for (const result of results) {
-      expect((expectOk(result) as { user: { sub: string } }).user.sub).toBe(ACCOUNT);
-    }
-  }, TIMEOUT);
-
-  it('cache: { maxTtlSeconds: 0 } → every request introspects', async () => {
-    const token = await mint();
-    expect(await introspectionsDuring(async () => {
-      for (let i = 0; i < 3; i += 1) expectOk(await get(urlOf(UNCACHED), bearer(token)));
-    })).toBe(3);
-  }, TIMEOUT);
-
-  it('trade-off: a token revoked at the AS stays accepted while its positive answer is cached (no introspection)', async () => {
-    const token = await mint();
-    expectOk(await get(urlOf(CACHED), bearer(token)));
-    await as!.revoke(token);
-    expect(await introspectionsDuring(async () => {
-      expectOk(await get(urlOf(CACHED), bearer(token)));
-    })).toBe(0);
-  }, TIMEOUT);
-
-  it('a revoked token is refused at once with the cache off, and when it was never cached', async () => {
-    const token = await mint();
-    expectOk(await get(urlOf(UNCACHED), bearer(token)));
-    await as!.revoke(token);
-    expectErrorAnswer(await get(urlOf(UNCACHED), bearer(token)), 401, INVALID_TOKEN);
-
-    const fresh = await mint();
-    await as!.revoke(fresh);
-    expectErrorAnswer(await get(urlOf(CACHED), bearer(fresh)), 401, INVALID_TOKEN);
-  }, TIMEOUT);
-
-  it('an inactive (unknown) token is cached briefly: two requests → 1 introspection, both 401 invalid_token', async () => {
-    const token = newToken('unknown');
-    expect(await introspectionsDuring(async () => {
-      expectErrorAnswer(await get(urlOf(CACHED), bearer(token)), 401, INVALID_TOKEN);
-      expectErrorAnswer(await get(urlOf(CACHED), bearer(token)), 401, INVALID_TOKEN);
-    })).toBe(1);
-  }, TIMEOUT);
-
-  it('an expired token is cached briefly as inactive: two requests → 1 introspection, both 401 invalid_token', async () => {
-    const token = await mint();
-    await as!.expire(token);
-    expect(await introspectionsDuring(async () => {
-      expectErrorAnswer(await get(urlOf(CACHED), bearer(token)), 401, INVALID_TOKEN);
-      expectErrorAnswer(await get(urlOf(CACHED), bearer(token)), 401, INVALID_TOKEN);
-    })).toBe(1);
-  }, TIMEOUT);
-
-  it('scope policy is evaluated per request: a token lacking the configured scope → 403 insufficient_scope every time, even when cached', async () => {
-    const token = await mint(['openid', 'email']);
-    expect(await introspectionsDuring(async () => {
-      for (let i = 0; i < 3; i += 1) {
-        expectErrorAnswer(await get(urlOf(SCOPED), bearer(token)), 403, insufficientScope(API_SCOPE));
+  it(
+    '200 concurrent first requests with one fresh token → exactly 1 introspection, all 200',
+    async () => {
+      const token = await mint();
+      let results: Awaited<ReturnType<typeof get>>[] = [];
+      expect(
+        await introspectionsDuring(async () => {
+          results = await Promise.all(Array.from({ length: 200 }, () => get(urlOf(CACHED), bearer(token))));
+        }),
+      ).toBe(1);
+      expect(results.map((result) => result.status)).toEqual(Array.from({ length: 200 }, () => 200));
+      for (const result of results) {
+        expect((expectOk(result) as { user: { sub: string } }).user.sub).toBe(ACCOUNT);
       }
-    })).toBe(1);
-  }, TIMEOUT);
+    },
+    TIMEOUT,
+  );
 
-  it('scope policy: a token carrying the configured scope → 200 on every request, one introspection', async () => {
-    const token = await mint(['openid', API_SCOPE]);
-    expect(await introspectionsDuring(async () => {
-      for (let i = 0; i < 3; i += 1) expectOk(await get(urlOf(SCOPED), bearer(token)));
-    })).toBe(1);
-  }, TIMEOUT);
+  it(
+    'cache: { maxTtlSeconds: 0 } → every request introspects',
+    async () => {
+      const token = await mint();
+      expect(
+        await introspectionsDuring(async () => {
+          for (let i = 0; i < 3; i += 1) expectOk(await get(urlOf(UNCACHED), bearer(token)));
+        }),
+      ).toBe(3);
+    },
+    TIMEOUT,
+  );
 
-  it('the SP policy is evaluated per request on a cached answer: same token 200 on /documents, 403 on a route without its SP', async () => {
-    const token = await as!.issueAccessToken({ sub: ACCOUNT, clientId: 'sp-b', scopes: ['openid'] });
-    expect(await introspectionsDuring(async () => {
+  it(
+    'trade-off: a token revoked at the AS stays accepted while its positive answer is cached (no introspection)',
+    async () => {
+      const token = await mint();
       expectOk(await get(urlOf(CACHED), bearer(token)));
-      expectErrorAnswer(await get(urlOf(CACHED, '/documents/sp-a-only'), bearer(token)), 403, undefined);
-      expectOk(await get(urlOf(CACHED), bearer(token)));
-    })).toBe(1);
-  }, TIMEOUT);
+      await as!.revoke(token);
+      expect(
+        await introspectionsDuring(async () => {
+          expectOk(await get(urlOf(CACHED), bearer(token)));
+        }),
+      ).toBe(0);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'a revoked token is refused at once with the cache off, and when it was never cached',
+    async () => {
+      const token = await mint();
+      expectOk(await get(urlOf(UNCACHED), bearer(token)));
+      await as!.revoke(token);
+      expectErrorAnswer(await get(urlOf(UNCACHED), bearer(token)), 401, INVALID_TOKEN);
+
+      const fresh = await mint();
+      await as!.revoke(fresh);
+      expectErrorAnswer(await get(urlOf(CACHED), bearer(fresh)), 401, INVALID_TOKEN);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'an inactive (unknown) token is cached briefly: two requests → 1 introspection, both 401 invalid_token',
+    async () => {
+      const token = newToken('unknown');
+      expect(
+        await introspectionsDuring(async () => {
+          expectErrorAnswer(await get(urlOf(CACHED), bearer(token)), 401, INVALID_TOKEN);
+          expectErrorAnswer(await get(urlOf(CACHED), bearer(token)), 401, INVALID_TOKEN);
+        }),
+      ).toBe(1);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'an expired token is cached briefly as inactive: two requests → 1 introspection, both 401 invalid_token',
+    async () => {
+      const token = await mint();
+      await as!.expire(token);
+      expect(
+        await introspectionsDuring(async () => {
+          expectErrorAnswer(await get(urlOf(CACHED), bearer(token)), 401, INVALID_TOKEN);
+          expectErrorAnswer(await get(urlOf(CACHED), bearer(token)), 401, INVALID_TOKEN);
+        }),
+      ).toBe(1);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'scope policy is evaluated per request: a token lacking the configured scope → 403 insufficient_scope every time, even when cached',
+    async () => {
+      const token = await mint(['openid', 'email']);
+      expect(
+        await introspectionsDuring(async () => {
+          for (let i = 0; i < 3; i += 1) {
+            expectErrorAnswer(await get(urlOf(SCOPED), bearer(token)), 403, insufficientScope(API_SCOPE));
+          }
+        }),
+      ).toBe(1);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'scope policy: a token carrying the configured scope → 200 on every request, one introspection',
+    async () => {
+      const token = await mint(['openid', API_SCOPE]);
+      expect(
+        await introspectionsDuring(async () => {
+          for (let i = 0; i < 3; i += 1) expectOk(await get(urlOf(SCOPED), bearer(token)));
+        }),
+      ).toBe(1);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'the SP policy is evaluated per request on a cached answer: same token 200 on /documents, 403 on a route without its SP',
+    async () => {
+      const token = await as!.issueAccessToken({ sub: ACCOUNT, clientId: 'sp-b', scopes: ['openid'] });
+      expect(
+        await introspectionsDuring(async () => {
+          expectOk(await get(urlOf(CACHED), bearer(token)));
+          expectErrorAnswer(await get(urlOf(CACHED, '/documents/sp-a-only'), bearer(token)), 403, undefined);
+          expectOk(await get(urlOf(CACHED), bearer(token)));
+        }),
+      ).toBe(1);
+    },
+    TIMEOUT,
+  );
 });

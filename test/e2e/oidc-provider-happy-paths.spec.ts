@@ -1,5 +1,5 @@
 /**
- * End to end against the real node-oidc-provider (example/authorization-server): CONTRACT §3 rows on a real AS,
+ * End to end against the real node-oidc-provider (example/authorization-server): README "What every request gets" rows on a real AS,
  * for every response shape ProConnect may send (§5): RSA-OAEP/A256GCM around ES256, ECDH-ES/A256GCM around RS256
  * (with client_secret_basic), unencrypted HS256, and plain RFC 7662 JSON. Pairwise subjects (§1 resolveUser note).
  *
@@ -22,7 +22,10 @@ const ACCOUNT = 'account-42';
 const SCOPES = ['openid', 'email', 'given_name'];
 
 async function privateJwk(alg: 'RSA-OAEP' | 'ECDH-ES'): Promise<JWK> {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'ECDH-ES' ? { crv: 'P-256' } : {}) });
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'ECDH-ES' ? { crv: 'P-256' } : {}),
+  });
   return exportJWK(privateKey);
 }
 
@@ -116,11 +119,7 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
       as = await startDevAuthorizationServer({
         port: asPort,
         resourceServers: [variant.client(`${app.url}/jwks`)],
-        serviceProviders: [
-          { clientId: 'sp-a' },
-          { clientId: 'sp-b', subjectType: 'pairwise' },
-          { clientId: 'sp-c' },
-        ],
+        serviceProviders: [{ clientId: 'sp-a' }, { clientId: 'sp-b', subjectType: 'pairwise' }, { clientId: 'sp-c' }],
       });
     }, TIMEOUT);
 
@@ -132,91 +131,135 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
     const mint = (clientId: string, sub = ACCOUNT): Promise<string> =>
       as!.issueAccessToken({ sub, clientId, scopes: SCOPES });
 
-    it('valid token of an allowed SP → handler runs with the principal {sub, issuer, serviceProvider, scopes, claims}', async () => {
-      const token = await mint('sp-a');
-      const result = await get(`${app!.url}/documents`, bearer(token));
-      const body = expectOk(result) as { user: { scopes: string[] } & Record<string, unknown> };
-      expect(body.user).toEqual({
-        sub: ACCOUNT,
-        issuer: as!.issuer,
-        serviceProvider: 'sp-a',
-        scopes: expect.any(Array),
-        claims: expect.objectContaining({
-          active: true,
+    it(
+      'valid token of an allowed SP → handler runs with the principal {sub, issuer, serviceProvider, scopes, claims}',
+      async () => {
+        const token = await mint('sp-a');
+        const result = await get(`${app!.url}/documents`, bearer(token));
+        const body = expectOk(result) as { user: { scopes: string[] } & Record<string, unknown> };
+        expect(body.user).toEqual({
           sub: ACCOUNT,
-          client_id: 'sp-a',
-          iss: as!.issuer,
-          scope: expect.any(String),
-          exp: expect.any(Number),
-          iat: expect.any(Number),
-          token_type: 'Bearer',
-        }),
-      });
-      expect([...body.user.scopes].sort()).toEqual([...SCOPES].sort());
-      expectNotLeaked(result, token, variant.clientSecret);
-      expect(as!.providerErrors).toEqual([]);
-    }, TIMEOUT);
+          issuer: as!.issuer,
+          serviceProvider: 'sp-a',
+          scopes: expect.any(Array),
+          claims: expect.objectContaining({
+            active: true,
+            sub: ACCOUNT,
+            client_id: 'sp-a',
+            iss: as!.issuer,
+            scope: expect.any(String),
+            exp: expect.any(Number),
+            iat: expect.any(Number),
+            token_type: 'Bearer',
+          }),
+        });
+        expect([...body.user.scopes].sort()).toEqual([...SCOPES].sort());
+        expectNotLeaked(result, token, variant.clientSecret);
+        expect(as!.providerErrors).toEqual([]);
+      },
+      TIMEOUT,
+    );
 
-    it('valid token on a single-SP route naming it → 200', async () => {
-      const token = await mint('sp-a');
-      expectOk(await get(`${app!.url}/documents/sp-a-only`, bearer(token)));
-    }, TIMEOUT);
+    it(
+      'valid token on a single-SP route naming it → 200',
+      async () => {
+        const token = await mint('sp-a');
+        expectOk(await get(`${app!.url}/documents/sp-a-only`, bearer(token)));
+      },
+      TIMEOUT,
+    );
 
-    it('SP not named by the route → 403 without challenge', async () => {
-      const token = await mint('sp-c');
-      const result = await get(`${app!.url}/documents`, bearer(token));
-      expectErrorAnswer(result, 403, undefined);
-      expectNotLeaked(result, token);
-    }, TIMEOUT);
+    it(
+      'SP not named by the route → 403 without challenge',
+      async () => {
+        const token = await mint('sp-c');
+        const result = await get(`${app!.url}/documents`, bearer(token));
+        expectErrorAnswer(result, 403, undefined);
+        expectNotLeaked(result, token);
+      },
+      TIMEOUT,
+    );
 
-    it('route without @AllowedServiceProviders (default deny) → 403 without challenge', async () => {
-      const token = await mint('sp-a');
-      expectErrorAnswer(await get(`${app!.url}/undecorated`, bearer(token)), 403, undefined);
-    }, TIMEOUT);
+    it(
+      'route without @AllowedServiceProviders (default deny) → 403 without challenge',
+      async () => {
+        const token = await mint('sp-a');
+        expectErrorAnswer(await get(`${app!.url}/undecorated`, bearer(token)), 403, undefined);
+      },
+      TIMEOUT,
+    );
 
-    it('token revoked at the AS (after a first accepted request) → 401 invalid_token', async () => {
-      const token = await mint('sp-a');
-      expectOk(await get(`${app!.url}/documents`, bearer(token)));
-      await as!.revoke(token);
-      const result = await get(`${app!.url}/documents`, bearer(token));
-      expectErrorAnswer(result, 401, INVALID_TOKEN);
-      expectNotLeaked(result, token);
-    }, TIMEOUT);
+    it(
+      'token revoked at the AS (after a first accepted request) → 401 invalid_token',
+      async () => {
+        const token = await mint('sp-a');
+        expectOk(await get(`${app!.url}/documents`, bearer(token)));
+        await as!.revoke(token);
+        const result = await get(`${app!.url}/documents`, bearer(token));
+        expectErrorAnswer(result, 401, INVALID_TOKEN);
+        expectNotLeaked(result, token);
+      },
+      TIMEOUT,
+    );
 
-    it('token expired at the AS (after a first accepted request) → 401 invalid_token', async () => {
-      const token = await mint('sp-a');
-      expectOk(await get(`${app!.url}/documents`, bearer(token)));
-      await as!.expire(token);
-      expectErrorAnswer(await get(`${app!.url}/documents`, bearer(token)), 401, INVALID_TOKEN);
-    }, TIMEOUT);
+    it(
+      'token expired at the AS (after a first accepted request) → 401 invalid_token',
+      async () => {
+        const token = await mint('sp-a');
+        expectOk(await get(`${app!.url}/documents`, bearer(token)));
+        await as!.expire(token);
+        expectErrorAnswer(await get(`${app!.url}/documents`, bearer(token)), 401, INVALID_TOKEN);
+      },
+      TIMEOUT,
+    );
 
-    it('token unknown to the AS → 401 invalid_token', async () => {
-      expectErrorAnswer(
-        await get(`${app!.url}/documents`, bearer('unknown-token-0123456789abcdefABCDEF')),
-        401,
-        INVALID_TOKEN,
-      );
-    }, TIMEOUT);
+    it(
+      'token unknown to the AS → 401 invalid_token',
+      async () => {
+        expectErrorAnswer(
+          await get(`${app!.url}/documents`, bearer('unknown-token-0123456789abcdefABCDEF')),
+          401,
+          INVALID_TOKEN,
+        );
+      },
+      TIMEOUT,
+    );
 
-    it('Passport strategy route (AuthGuard(RESOURCE_SERVER_STRATEGY)) → 200 with the same principal', async () => {
-      const token = await mint('sp-a');
-      const body = expectOk(await get(`${app!.url}/passport`, bearer(token))) as { user: Record<string, unknown> };
-      expect(body.user).toEqual(expect.objectContaining({ sub: ACCOUNT, issuer: as!.issuer, serviceProvider: 'sp-a' }));
-    }, TIMEOUT);
+    it(
+      'Passport strategy route (AuthGuard(RESOURCE_SERVER_STRATEGY)) → 200 with the same principal',
+      async () => {
+        const token = await mint('sp-a');
+        const body = expectOk(await get(`${app!.url}/passport`, bearer(token))) as { user: Record<string, unknown> };
+        expect(body.user).toEqual(
+          expect.objectContaining({ sub: ACCOUNT, issuer: as!.issuer, serviceProvider: 'sp-a' }),
+        );
+      },
+      TIMEOUT,
+    );
 
-    it('Passport strategy route with a revoked token → 401 invalid_token', async () => {
-      const token = await mint('sp-a');
-      await as!.revoke(token);
-      expectErrorAnswer(await get(`${app!.url}/passport`, bearer(token)), 401, INVALID_TOKEN);
-    }, TIMEOUT);
+    it(
+      'Passport strategy route with a revoked token → 401 invalid_token',
+      async () => {
+        const token = await mint('sp-a');
+        await as!.revoke(token);
+        expectErrorAnswer(await get(`${app!.url}/passport`, bearer(token)), 401, INVALID_TOKEN);
+      },
+      TIMEOUT,
+    );
 
-    it('pairwise SP: request.user.sub is the pairwise sub the AS computed for that SP, not the account id', async () => {
-      const token = await mint('sp-b');
-      const body = expectOk(await get(`${app!.url}/documents`, bearer(token))) as { user: { sub: string; serviceProvider: string } };
-      const pairwise = await as!.subjectFor(ACCOUNT, 'sp-b');
-      expect(pairwise).not.toBe(ACCOUNT);
-      expect(body.user.sub).toBe(pairwise);
-      expect(body.user.serviceProvider).toBe('sp-b');
-    }, TIMEOUT);
+    it(
+      'pairwise SP: request.user.sub is the pairwise sub the AS computed for that SP, not the account id',
+      async () => {
+        const token = await mint('sp-b');
+        const body = expectOk(await get(`${app!.url}/documents`, bearer(token))) as {
+          user: { sub: string; serviceProvider: string };
+        };
+        const pairwise = await as!.subjectFor(ACCOUNT, 'sp-b');
+        expect(pairwise).not.toBe(ACCOUNT);
+        expect(body.user.sub).toBe(pairwise);
+        expect(body.user.serviceProvider).toBe('sp-b');
+      },
+      TIMEOUT,
+    );
   });
 });

@@ -1,5 +1,5 @@
 /**
- * CONTRACT §4 (`/jwks`) against the real node-oidc-provider, which fetches the RS's `jwks_uri` itself and encrypts
+ * README "/jwks" (`/jwks`) against the real node-oidc-provider, which fetches the RS's `jwks_uri` itself and encrypts
  * introspection responses to a key found there: the served shape, several keys, key rotation across app restarts on
  * the same port, a custom `jwksPath`, and `forRootAsync`.
  */
@@ -24,7 +24,10 @@ const PRIVATE_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 type EncAlg = 'RSA-OAEP' | 'ECDH-ES';
 
 async function privateJwk(alg: EncAlg): Promise<JWK> {
-  const { privateKey } = await generateKeyPair(alg, { extractable: true, ...(alg === 'ECDH-ES' ? { crv: 'P-256' } : {}) });
+  const { privateKey } = await generateKeyPair(alg, {
+    extractable: true,
+    ...(alg === 'ECDH-ES' ? { crv: 'P-256' } : {}),
+  });
   return exportJWK(privateKey);
 }
 
@@ -34,7 +37,11 @@ async function thumbprint(jwk: JWK): Promise<string> {
   return calculateJwkThumbprint({ kty, n, e, crv, x, y } as JWK, 'sha256');
 }
 
-function baseOptions(asPort: number, alg: EncAlg, privateKeys: ResourceServerOptions['privateKeys']): ResourceServerOptions {
+function baseOptions(
+  asPort: number,
+  alg: EncAlg,
+  privateKeys: ResourceServerOptions['privateKeys'],
+): ResourceServerOptions {
   return {
     issuer: `http://127.0.0.1:${asPort}`,
     clientId: CLIENT_ID,
@@ -91,7 +98,10 @@ describe.each(ADAPTERS)('real oidc-provider, /jwks and key rotation (%s)', (adap
     const asPort = await freePort();
     const options = baseOptions(asPort, alg, privateKeys);
     const module = extras.async
-      ? ResourceServerModule.forRootAsync({ useFactory: async () => options, ...(extras.jwksPath ? { jwksPath: extras.jwksPath } : {}) })
+      ? ResourceServerModule.forRootAsync({
+          useFactory: async () => options,
+          ...(extras.jwksPath ? { jwksPath: extras.jwksPath } : {}),
+        })
       : ResourceServerModule.forRoot({ ...options, ...(extras.jwksPath ? { jwksPath: extras.jwksPath } : {}) });
     const app = await startTestApp({ adapter, module });
     closers.push(() => app.close());
@@ -100,109 +110,168 @@ describe.each(ADAPTERS)('real oidc-provider, /jwks and key rotation (%s)', (adap
     return { as, app };
   }
 
-  it('§4 RSA key without kid: served as exactly {kty, kid, use:"enc", alg, n, e}, kid = RFC 7638 thumbprint, no private member', async () => {
-    const key = await privateJwk('RSA-OAEP');
-    const { as, app } = await pair('RSA-OAEP', key);
-    const keys = await jwksAt(`${app.url}/jwks`);
-    expect(keys).toHaveLength(1);
-    expect(Object.keys(keys[0]!).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
-    expect(keys[0]).toEqual({ kty: 'RSA', kid: await thumbprint(key), use: 'enc', alg: 'RSA-OAEP', n: key.n, e: key.e });
-    for (const member of PRIVATE_MEMBERS) expect(keys[0]).not.toHaveProperty(member);
-    await expectAccepted(as, app);
-  }, TIMEOUT);
-
-  it('§4 EC key with its own kid: served as exactly {kty, kid, use:"enc", alg, crv, x, y}, kid kept', async () => {
-    const key = { ...(await privateJwk('ECDH-ES')), kid: 'rs-ec-key-2024' };
-    const { as, app } = await pair('ECDH-ES', key);
-    const keys = await jwksAt(`${app.url}/jwks`);
-    expect(keys).toHaveLength(1);
-    expect(Object.keys(keys[0]!).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
-    expect(keys[0]).toEqual({ kty: 'EC', kid: 'rs-ec-key-2024', use: 'enc', alg: 'ECDH-ES', crv: 'P-256', x: key.x, y: key.y });
-    for (const member of PRIVATE_MEMBERS) expect(keys[0]).not.toHaveProperty(member);
-    await expectAccepted(as, app);
-  }, TIMEOUT);
-
-  it('§4 two private keys (JWK Set): both public keys served; the AS encrypts to whichever it picks → 200', async () => {
-    const key1 = { ...(await privateJwk('RSA-OAEP')), kid: 'rsa-1' };
-    const key2 = await privateJwk('RSA-OAEP');
-    const { as, app } = await pair('RSA-OAEP', { keys: [key1, key2] });
-    const keys = await jwksAt(`${app.url}/jwks`);
-    expect(keys.map((k) => k.kid).sort()).toEqual(['rsa-1', await thumbprint(key2)].sort());
-    for (const served of keys) {
-      expect(Object.keys(served).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
-      for (const member of PRIVATE_MEMBERS) expect(served).not.toHaveProperty(member);
-    }
-    await expectAccepted(as, app);
-    await expectAccepted(as, app);
-  }, TIMEOUT);
-
-  it('§4 a PEM private key (PKCS#8) and a JWK together: both served, PEM key kid = thumbprint → 200', async () => {
-    const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
-    const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
-    const pemPublic = publicKey.export({ format: 'jwk' }) as JWK;
-    const jwk = { ...(await privateJwk('RSA-OAEP')), kid: 'rsa-jwk' };
-    const { as, app } = await pair('RSA-OAEP', [pem, jwk]);
-    const keys = await jwksAt(`${app.url}/jwks`);
-    expect(keys.map((k) => k.kid).sort()).toEqual(['rsa-jwk', await thumbprint(pemPublic)].sort());
-    expect(JSON.stringify(keys)).not.toContain('PRIVATE KEY');
-    await expectAccepted(as, app);
-  }, TIMEOUT);
-
-  it('§4 /jwks is unauthenticated and public: no Authorization needed, a bearer is not required', async () => {
-    const { app } = await pair('RSA-OAEP', await privateJwk('RSA-OAEP'));
-    const result = await get(`${app.url}/jwks`);
-    expect(result.status).toBe(200);
-    expect(String(result.headers['content-type'])).toMatch(/^application\/json\b/);
-    expect(result.headers['www-authenticate']).toBeUndefined();
-  }, TIMEOUT);
-
-  it('§4 rotation on the same port: [key1] → [key1, key2] → [key2], the AS re-fetching /jwks between steps → 200 each time', async () => {
-    const key1 = { ...(await privateJwk('RSA-OAEP')), kid: 'rotation-1' };
-    const key2 = { ...(await privateJwk('RSA-OAEP')), kid: 'rotation-2' };
-    const asPort = await freePort();
-    const appPort = await freePort();
-    const steps: JWK[][] = [[key1], [key1, key2], [key2]];
-    let app: TestApp | undefined = await startTestApp({ adapter, port: appPort, options: baseOptions(asPort, 'RSA-OAEP', { keys: steps[0]! }) });
-    const as = await startAs(asPort, 'RSA-OAEP', `http://127.0.0.1:${appPort}/jwks`);
-    closers.push(() => as.stop());
-    try {
-      expect((await jwksAt(`${app.url}/jwks`)).map((k) => k.kid)).toEqual(['rotation-1']);
+  it(
+    '§4 RSA key without kid: served as exactly {kty, kid, use:"enc", alg, n, e}, kid = RFC 7638 thumbprint, no private member',
+    async () => {
+      const key = await privateJwk('RSA-OAEP');
+      const { as, app } = await pair('RSA-OAEP', key);
+      const keys = await jwksAt(`${app.url}/jwks`);
+      expect(keys).toHaveLength(1);
+      expect(Object.keys(keys[0]!).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+      expect(keys[0]).toEqual({
+        kty: 'RSA',
+        kid: await thumbprint(key),
+        use: 'enc',
+        alg: 'RSA-OAEP',
+        n: key.n,
+        e: key.e,
+      });
+      for (const member of PRIVATE_MEMBERS) expect(keys[0]).not.toHaveProperty(member);
       await expectAccepted(as, app);
-      for (const step of steps.slice(1)) {
-        await app.close();
-        app = undefined;
-        app = await startTestApp({ adapter, port: appPort, options: baseOptions(asPort, 'RSA-OAEP', { keys: step }) });
-        expect(app.port).toBe(appPort);
-        expect((await jwksAt(`${app.url}/jwks`)).map((k) => k.kid).sort()).toEqual(step.map((k) => k.kid).sort());
-        await as.refreshClientJwks();
-        await expectAccepted(as, app);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    '§4 EC key with its own kid: served as exactly {kty, kid, use:"enc", alg, crv, x, y}, kid kept',
+    async () => {
+      const key = { ...(await privateJwk('ECDH-ES')), kid: 'rs-ec-key-2024' };
+      const { as, app } = await pair('ECDH-ES', key);
+      const keys = await jwksAt(`${app.url}/jwks`);
+      expect(keys).toHaveLength(1);
+      expect(Object.keys(keys[0]!).sort()).toEqual(['alg', 'crv', 'kid', 'kty', 'use', 'x', 'y']);
+      expect(keys[0]).toEqual({
+        kty: 'EC',
+        kid: 'rs-ec-key-2024',
+        use: 'enc',
+        alg: 'ECDH-ES',
+        crv: 'P-256',
+        x: key.x,
+        y: key.y,
+      });
+      for (const member of PRIVATE_MEMBERS) expect(keys[0]).not.toHaveProperty(member);
+      await expectAccepted(as, app);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    '§4 two private keys (JWK Set): both public keys served; the AS encrypts to whichever it picks → 200',
+    async () => {
+      const key1 = { ...(await privateJwk('RSA-OAEP')), kid: 'rsa-1' };
+      const key2 = await privateJwk('RSA-OAEP');
+      const { as, app } = await pair('RSA-OAEP', { keys: [key1, key2] });
+      const keys = await jwksAt(`${app.url}/jwks`);
+      expect(keys.map((k) => k.kid).sort()).toEqual(['rsa-1', await thumbprint(key2)].sort());
+      for (const served of keys) {
+        expect(Object.keys(served).sort()).toEqual(['alg', 'e', 'kid', 'kty', 'n', 'use']);
+        for (const member of PRIVATE_MEMBERS) expect(served).not.toHaveProperty(member);
       }
-    } finally {
-      await app?.close();
-    }
-  }, TIMEOUT);
+      await expectAccepted(as, app);
+      await expectAccepted(as, app);
+    },
+    TIMEOUT,
+  );
 
-  it('§2 jwksPath "/.well-known/rs-jwks": keys served there (not at /jwks) and the AS encrypts to them → 200', async () => {
-    const key = await privateJwk('RSA-OAEP');
-    const { as, app } = await pair('RSA-OAEP', key, { jwksPath: '/.well-known/rs-jwks' });
-    const keys = await jwksAt(`${app.url}/.well-known/rs-jwks`);
-    expect(keys.map((k) => k.kid)).toEqual([await thumbprint(key)]);
-    expect((await get(`${app.url}/jwks`)).status).toBe(404);
-    await expectAccepted(as, app);
-  }, TIMEOUT);
+  it(
+    '§4 a PEM private key (PKCS#8) and a JWK together: both served, PEM key kid = thumbprint → 200',
+    async () => {
+      const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      const pem = privateKey.export({ type: 'pkcs8', format: 'pem' }) as string;
+      const pemPublic = publicKey.export({ format: 'jwk' }) as JWK;
+      const jwk = { ...(await privateJwk('RSA-OAEP')), kid: 'rsa-jwk' };
+      const { as, app } = await pair('RSA-OAEP', [pem, jwk]);
+      const keys = await jwksAt(`${app.url}/jwks`);
+      expect(keys.map((k) => k.kid).sort()).toEqual(['rsa-jwk', await thumbprint(pemPublic)].sort());
+      expect(JSON.stringify(keys)).not.toContain('PRIVATE KEY');
+      await expectAccepted(as, app);
+    },
+    TIMEOUT,
+  );
 
-  it('§1 forRootAsync({ useFactory }): /jwks served and a real encrypted introspection → 200', async () => {
-    const key = await privateJwk('ECDH-ES');
-    const { as, app } = await pair('ECDH-ES', key, { async: true });
-    const keys = await jwksAt(`${app.url}/jwks`);
-    expect(keys.map((k) => k.kid)).toEqual([await thumbprint(key)]);
-    await expectAccepted(as, app);
-  }, TIMEOUT);
+  it(
+    '§4 /jwks is unauthenticated and public: no Authorization needed, a bearer is not required',
+    async () => {
+      const { app } = await pair('RSA-OAEP', await privateJwk('RSA-OAEP'));
+      const result = await get(`${app.url}/jwks`);
+      expect(result.status).toBe(200);
+      expect(String(result.headers['content-type'])).toMatch(/^application\/json\b/);
+      expect(result.headers['www-authenticate']).toBeUndefined();
+    },
+    TIMEOUT,
+  );
 
-  it('§1 forRootAsync({ useFactory, jwksPath }): custom path served and used by the AS → 200', async () => {
-    const key = await privateJwk('RSA-OAEP');
-    const { as, app } = await pair('RSA-OAEP', key, { async: true, jwksPath: '/keys/rs' });
-    expect((await jwksAt(`${app.url}/keys/rs`)).map((k) => k.kid)).toEqual([await thumbprint(key)]);
-    await expectAccepted(as, app);
-  }, TIMEOUT);
+  it(
+    '§4 rotation on the same port: [key1] → [key1, key2] → [key2], the AS re-fetching /jwks between steps → 200 each time',
+    async () => {
+      const key1 = { ...(await privateJwk('RSA-OAEP')), kid: 'rotation-1' };
+      const key2 = { ...(await privateJwk('RSA-OAEP')), kid: 'rotation-2' };
+      const asPort = await freePort();
+      const appPort = await freePort();
+      const steps: JWK[][] = [[key1], [key1, key2], [key2]];
+      let app: TestApp | undefined = await startTestApp({
+        adapter,
+        port: appPort,
+        options: baseOptions(asPort, 'RSA-OAEP', { keys: steps[0]! }),
+      });
+      const as = await startAs(asPort, 'RSA-OAEP', `http://127.0.0.1:${appPort}/jwks`);
+      closers.push(() => as.stop());
+      try {
+        expect((await jwksAt(`${app.url}/jwks`)).map((k) => k.kid)).toEqual(['rotation-1']);
+        await expectAccepted(as, app);
+        for (const step of steps.slice(1)) {
+          await app.close();
+          app = undefined;
+          app = await startTestApp({
+            adapter,
+            port: appPort,
+            options: baseOptions(asPort, 'RSA-OAEP', { keys: step }),
+          });
+          expect(app.port).toBe(appPort);
+          expect((await jwksAt(`${app.url}/jwks`)).map((k) => k.kid).sort()).toEqual(step.map((k) => k.kid).sort());
+          await as.refreshClientJwks();
+          await expectAccepted(as, app);
+        }
+      } finally {
+        await app?.close();
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    '§2 jwksPath "/.well-known/rs-jwks": keys served there (not at /jwks) and the AS encrypts to them → 200',
+    async () => {
+      const key = await privateJwk('RSA-OAEP');
+      const { as, app } = await pair('RSA-OAEP', key, { jwksPath: '/.well-known/rs-jwks' });
+      const keys = await jwksAt(`${app.url}/.well-known/rs-jwks`);
+      expect(keys.map((k) => k.kid)).toEqual([await thumbprint(key)]);
+      expect((await get(`${app.url}/jwks`)).status).toBe(404);
+      await expectAccepted(as, app);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    '§1 forRootAsync({ useFactory }): /jwks served and a real encrypted introspection → 200',
+    async () => {
+      const key = await privateJwk('ECDH-ES');
+      const { as, app } = await pair('ECDH-ES', key, { async: true });
+      const keys = await jwksAt(`${app.url}/jwks`);
+      expect(keys.map((k) => k.kid)).toEqual([await thumbprint(key)]);
+      await expectAccepted(as, app);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    '§1 forRootAsync({ useFactory, jwksPath }): custom path served and used by the AS → 200',
+    async () => {
+      const key = await privateJwk('RSA-OAEP');
+      const { as, app } = await pair('RSA-OAEP', key, { async: true, jwksPath: '/keys/rs' });
+      expect((await jwksAt(`${app.url}/keys/rs`)).map((k) => k.kid)).toEqual([await thumbprint(key)]);
+      await expectAccepted(as, app);
+    },
+    TIMEOUT,
+  );
 });

@@ -47,8 +47,16 @@ await app.close();
 
 const APP_TSCONFIG = {
   compilerOptions: {
-    module: 'nodenext', moduleResolution: 'nodenext', target: 'es2023', lib: ['es2023', 'dom'], strict: true,
-    experimentalDecorators: true, emitDecoratorMetadata: true, skipLibCheck: true, types: ['node'], outDir: 'out',
+    module: 'nodenext',
+    moduleResolution: 'nodenext',
+    target: 'es2023',
+    lib: ['es2023', 'dom'],
+    strict: true,
+    experimentalDecorators: true,
+    emitDecoratorMetadata: true,
+    skipLibCheck: true,
+    types: ['node'],
+    outDir: 'out',
   },
   include: ['main.ts'],
 };
@@ -70,8 +78,12 @@ describe('npm package', () => {
 
   it('packs only dist/, README.md and package.json', () => {
     const paths = packed.files.map((file) => file.path);
-    expect(paths.filter((path) => !/^dist\//.test(path) && path !== 'README.md' && path !== 'package.json')).toEqual([]);
-    expect(paths).toEqual(expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'README.md', 'package.json']));
+    expect(paths.filter((path) => !/^dist\//.test(path) && path !== 'README.md' && path !== 'package.json')).toEqual(
+      [],
+    );
+    expect(paths).toEqual(
+      expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'README.md', 'package.json']),
+    );
     expect(paths.filter((path) => /^(src|test|example|bench|build)\/|\.tsbuildinfo$|\.spec\./.test(path))).toEqual([]);
   });
 

@@ -8,14 +8,13 @@ import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Redis } from 'ioredis';
 
 import {
-  startDevAuthorizationServer, type DevAuthorizationServer,
+  startDevAuthorizationServer,
+  type DevAuthorizationServer,
 } from '../../example/authorization-server/dev-authorization-server.js';
 import { ResourceServerModule, type ResourceServerOptions } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { freePort, startTestApp, type TestApp } from '../support/test-app.js';
-import {
-  bearer, captureNestLogs, expectNotLeaked, expectOk, get, LOG_LEVELS, linesContaining,
-} from './e2e-helpers.js';
+import { bearer, captureNestLogs, expectNotLeaked, expectOk, get, LOG_LEVELS, linesContaining } from './e2e-helpers.js';
 
 const TIMEOUT = 30_000;
 const CLIENT_ID = 'rs-shared';
@@ -48,7 +47,9 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
     inspector = redis.client();
     inspector.on('error', () => undefined);
     const asPort = await freePort();
-    privateJwk = await exportJWK((await generateKeyPair('RSA-OAEP', { extractable: true, modulusLength: 2048 })).privateKey);
+    privateJwk = await exportJWK(
+      (await generateKeyPair('RSA-OAEP', { extractable: true, modulusLength: 2048 })).privateKey,
+    );
     const options: ResourceServerOptions = {
       issuer: `http://127.0.0.1:${asPort}`,
       clientId: CLIENT_ID,
@@ -60,8 +61,12 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
       timeoutMs: 2_000,
     };
     // Two instances of the same resource server (same client, same key), one per adapter.
-    apps.push(await startTestApp({ adapter: 'express', logger: LOG_LEVELS, module: ResourceServerModule.forRoot(options) }));
-    apps.push(await startTestApp({ adapter: 'fastify', logger: LOG_LEVELS, module: ResourceServerModule.forRoot(options) }));
+    apps.push(
+      await startTestApp({ adapter: 'express', logger: LOG_LEVELS, module: ResourceServerModule.forRoot(options) }),
+    );
+    apps.push(
+      await startTestApp({ adapter: 'fastify', logger: LOG_LEVELS, module: ResourceServerModule.forRoot(options) }),
+    );
     as = await startDevAuthorizationServer({
       port: asPort,
       resourceServers: [
@@ -116,71 +121,95 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
     });
   }
 
-  it('a token introspected by instance 1 is served by instance 2 from Redis: no new introspection', async () => {
-    const token = await mint('account-shared-1');
-    const before = await sharedKeys();
-    expect(await okOn(first, token, 'account-shared-1')).toBe(1);
-    const key = await newSharedKey(before);
-    expect(key.startsWith(`nrs:${as!.issuer} ${CLIENT_ID}:`)).toBe(true);
-    // The key names the token only by its hash; the value is MAC + the signed proof, never the token itself.
-    expect(key).not.toContain(token);
-    expect(await inspector!.get(key)).not.toContain(token);
-    expect(await okOn(second, token, 'account-shared-1')).toBe(0);
-    expect(await okOn(second, token, 'account-shared-1')).toBe(0);
-    expect(await okOn(first, token, 'account-shared-1')).toBe(0);
-  }, TIMEOUT);
+  it(
+    'a token introspected by instance 1 is served by instance 2 from Redis: no new introspection',
+    async () => {
+      const token = await mint('account-shared-1');
+      const before = await sharedKeys();
+      expect(await okOn(first, token, 'account-shared-1')).toBe(1);
+      const key = await newSharedKey(before);
+      expect(key.startsWith(`nrs:${as!.issuer} ${CLIENT_ID}:`)).toBe(true);
+      // The key names the token only by its hash; the value is MAC + the signed proof, never the token itself.
+      expect(key).not.toContain(token);
+      expect(await inspector!.get(key)).not.toContain(token);
+      expect(await okOn(second, token, 'account-shared-1')).toBe(0);
+      expect(await okOn(second, token, 'account-shared-1')).toBe(0);
+      expect(await okOn(first, token, 'account-shared-1')).toBe(0);
+    },
+    TIMEOUT,
+  );
 
-  it("token A's entry copied onto token B's key is ignored: the AS is asked again and B keeps its own identity", async () => {
-    const tokenA = await mint('account-victim-A');
-    const tokenB = await mint('account-attacker-B');
-    let keys = await sharedKeys();
-    expect(await okOn(first, tokenA, 'account-victim-A')).toBe(1);
-    const keyA = await newSharedKey(keys);
-    keys = await sharedKeys();
-    expect(await okOn(first, tokenB, 'account-attacker-B')).toBe(1);
-    const keyB = await newSharedKey(keys);
+  it(
+    "token A's entry copied onto token B's key is ignored: the AS is asked again and B keeps its own identity",
+    async () => {
+      const tokenA = await mint('account-victim-A');
+      const tokenB = await mint('account-attacker-B');
+      let keys = await sharedKeys();
+      expect(await okOn(first, tokenA, 'account-victim-A')).toBe(1);
+      const keyA = await newSharedKey(keys);
+      keys = await sharedKeys();
+      expect(await okOn(first, tokenB, 'account-attacker-B')).toBe(1);
+      const keyB = await newSharedKey(keys);
 
-    await inspector!.set(keyB, (await inspector!.get(keyA))!, 'PX', 300_000);
-    const warningsBefore = logs!.lines.length;
-    // Instance 2 has neither token in memory: it reads Redis, rejects the moved entry, and asks the AS.
-    expect(await okOn(second, tokenB, 'account-attacker-B')).toBe(1);
-    expect(logs!.lines.slice(warningsBefore).some((line) => /integrity check/.test(line))).toBe(true);
-    // The genuine entry for A still works.
-    expect(await okOn(second, tokenA, 'account-victim-A')).toBe(0);
-  }, TIMEOUT);
+      await inspector!.set(keyB, (await inspector!.get(keyA))!, 'PX', 300_000);
+      const warningsBefore = logs!.lines.length;
+      // Instance 2 has neither token in memory: it reads Redis, rejects the moved entry, and asks the AS.
+      expect(await okOn(second, tokenB, 'account-attacker-B')).toBe(1);
+      expect(logs!.lines.slice(warningsBefore).some((line) => /integrity check/.test(line))).toBe(true);
+      // The genuine entry for A still works.
+      expect(await okOn(second, tokenA, 'account-victim-A')).toBe(0);
+    },
+    TIMEOUT,
+  );
 
-  it('an entry whose stored proof had one character changed is ignored: the AS is asked again', async () => {
-    const token = await mint('account-flipped');
-    const keys = await sharedKeys();
-    expect(await okOn(first, token, 'account-flipped')).toBe(1);
-    const key = await newSharedKey(keys);
-    const value = (await inspector!.get(key))!;
-    const dot = value.indexOf('.');
-    expect(dot).toBeGreaterThan(0);
-    // Change one character in the middle of the JWS payload part of the proof.
-    const proofStart = dot + 1;
-    const payloadStart = value.indexOf('.', proofStart) + 1;
-    const index = payloadStart + 10;
-    const flipped = `${value.slice(0, index)}${value[index] === 'A' ? 'B' : 'A'}${value.slice(index + 1)}`;
-    expect(flipped).not.toBe(value);
-    await inspector!.set(key, flipped, 'PX', 300_000);
-    expect(await okOn(second, token, 'account-flipped')).toBe(1);
-    // Instance 2 wrote back a genuine entry, which instance 2's own memory now also holds: no further AS call.
-    expect(await okOn(second, token, 'account-flipped')).toBe(0);
-  }, TIMEOUT);
-
-  it('garbage values under a token key (no MAC, empty, huge) are ignored, never a 500', async () => {
-    const garbage = ['', 'no-dot-at-all', '.', 'x.y', `${'A'.repeat(43)}.not-a-jws`, '\u0000\u0001\u0002.\u00ff', 'Z'.repeat(300_000)];
-    for (const [index, value] of garbage.entries()) {
-      const account = `account-garbage-${index}`;
-      const token = await mint(account);
+  it(
+    'an entry whose stored proof had one character changed is ignored: the AS is asked again',
+    async () => {
+      const token = await mint('account-flipped');
       const keys = await sharedKeys();
-      expect(await okOn(first, token, account)).toBe(1);
+      expect(await okOn(first, token, 'account-flipped')).toBe(1);
       const key = await newSharedKey(keys);
-      await inspector!.set(key, value, 'PX', 300_000);
-      expect(await okOn(second, token, account)).toBe(1);
-    }
-  }, TIMEOUT);
+      const value = (await inspector!.get(key))!;
+      const dot = value.indexOf('.');
+      expect(dot).toBeGreaterThan(0);
+      // Change one character in the middle of the JWS payload part of the proof.
+      const proofStart = dot + 1;
+      const payloadStart = value.indexOf('.', proofStart) + 1;
+      const index = payloadStart + 10;
+      const flipped = `${value.slice(0, index)}${value[index] === 'A' ? 'B' : 'A'}${value.slice(index + 1)}`;
+      expect(flipped).not.toBe(value);
+      await inspector!.set(key, flipped, 'PX', 300_000);
+      expect(await okOn(second, token, 'account-flipped')).toBe(1);
+      // Instance 2 wrote back a genuine entry, which instance 2's own memory now also holds: no further AS call.
+      expect(await okOn(second, token, 'account-flipped')).toBe(0);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'garbage values under a token key (no MAC, empty, huge) are ignored, never a 500',
+    async () => {
+      const garbage = [
+        '',
+        'no-dot-at-all',
+        '.',
+        'x.y',
+        `${'A'.repeat(43)}.not-a-jws`,
+        '\u0000\u0001\u0002.\u00ff',
+        'Z'.repeat(300_000),
+      ];
+      for (const [index, value] of garbage.entries()) {
+        const account = `account-garbage-${index}`;
+        const token = await mint(account);
+        const keys = await sharedKeys();
+        expect(await okOn(first, token, account)).toBe(1);
+        const key = await newSharedKey(keys);
+        await inspector!.set(key, value, 'PX', 300_000);
+        expect(await okOn(second, token, account)).toBe(1);
+      }
+    },
+    TIMEOUT,
+  );
 
   it('Redis stopped: requests still get 200 through the AS (a warning is logged, no 500); Redis back: used again', async () => {
     await redis!.stop();

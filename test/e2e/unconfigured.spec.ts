@@ -1,18 +1,31 @@
 /**
- * CONTRACT §3, "module unconfigured or invalid": the app still boots, public routes work, bearer requests get 503
+ * README "What every request gets", "module unconfigured or invalid": the app still boots, public routes work, bearer requests get 503
  * (Retry-After, no challenge) on the guard, the Passport route and /jwks; each problem is logged once, by setting
- * name, never with a secret's value. `forRoot()` reads the environment (CONTRACT §2 names) through ConfigService.
+ * name, never with a secret's value. `forRoot()` reads the environment (README "Settings" names) through ConfigService.
  */
 import { type DynamicModule } from '@nestjs/common';
 import { ENVIRONMENT_NAMES, ResourceServerModule } from '../../src/index.js';
 import {
-  activeTokenIntrospection, introspectionPayload, jwtReply, signIntrospection, startCraftedAuthorizationServer,
+  activeTokenIntrospection,
+  introspectionPayload,
+  jwtReply,
+  signIntrospection,
+  startCraftedAuthorizationServer,
   type CraftedAuthorizationServer,
 } from '../support/crafted-authorization-server.js';
 import { ADAPTERS, startTestApp, type TestApp } from '../support/test-app.js';
 import {
-  CHALLENGE, INVALID_REQUEST, bearer, captureNestLogs, expectErrorAnswer, expectNotLeaked, expectOk, get, LOG_LEVELS,
-  linesContaining, newToken,
+  CHALLENGE,
+  INVALID_REQUEST,
+  bearer,
+  captureNestLogs,
+  expectErrorAnswer,
+  expectNotLeaked,
+  expectOk,
+  get,
+  LOG_LEVELS,
+  linesContaining,
+  newToken,
 } from './e2e-helpers.js';
 
 const SECRET_VALUE = 'SECRET-VALUE-123';
@@ -31,7 +44,12 @@ interface Unconfigured {
 }
 
 const UNCONFIGURED: Unconfigured[] = [
-  { name: 'forRoot({})', module: () => ResourceServerModule.forRoot({}), problems: ['issuer', 'clientId', 'clientSecret'], secrets: [] },
+  {
+    name: 'forRoot({})',
+    module: () => ResourceServerModule.forRoot({}),
+    problems: ['issuer', 'clientId', 'clientSecret'],
+    secrets: [],
+  },
   {
     name: "forRoot({ issuer: 'not a url', clientId: 'x' })",
     module: () => ResourceServerModule.forRoot({ issuer: 'not a url', clientId: 'x' }),
@@ -48,8 +66,16 @@ const UNCONFIGURED: Unconfigured[] = [
     name: 'an RSA private JWK with encryptionAlg ECDH-ES',
     module: () =>
       ResourceServerModule.forRoot({
-        issuer: VALID_ISSUER, clientId: 'x', clientSecret: SECRET_VALUE, encryptionAlg: 'ECDH-ES',
-        privateKeys: { kty: 'RSA', n: 'sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw', e: 'AQAB', d: PRIVATE_D },
+        issuer: VALID_ISSUER,
+        clientId: 'x',
+        clientSecret: SECRET_VALUE,
+        encryptionAlg: 'ECDH-ES',
+        privateKeys: {
+          kty: 'RSA',
+          n: 'sXchDaQebHnPiGvyDOAT4saGEUetSyo9MKLOoWFsueri23bOdgWp4Dy1WlUzewbgBHod5pcM9H95GQRV3JDXboIRROSBigeC5yjU1hGzHHyXss8UDprecbAYxknTcQkhslANGRUZmdTOQ5qTRsLAt6BTYuyvVRdhS8exSZEy_c4gs_7svlJJQ4H9_NxsiIoLwAEk7-Q3UXERGYw_75IDrGA84-lA_-Ct4eTlXHBIY2EaV7t7LjJaynVJCpkv4LKjTTAumiGUIuQhrNhZLuF_RJLqHpM2kgWFLU7-VTdL1VbC2tejvcI2BlMkEpk1BzBZI0KQB0GaDWFLN-aEAw3vRw',
+          e: 'AQAB',
+          d: PRIVATE_D,
+        },
       }),
     problems: ['privateKeys'],
     secrets: [SECRET_VALUE, PRIVATE_D],
@@ -58,7 +84,9 @@ const UNCONFIGURED: Unconfigured[] = [
     name: 'a PEM private key that cannot be parsed',
     module: () =>
       ResourceServerModule.forRoot({
-        issuer: VALID_ISSUER, clientId: 'x', clientSecret: SECRET_VALUE,
+        issuer: VALID_ISSUER,
+        clientId: 'x',
+        clientSecret: SECRET_VALUE,
         privateKeys: `-----BEGIN PRIVATE KEY-----\n${PEM_BODY}\n-----END PRIVATE KEY-----\n`,
       }),
     problems: ['privateKeys'],
@@ -67,13 +95,18 @@ const UNCONFIGURED: Unconfigured[] = [
   {
     name: "signingAlgs: ['none']",
     module: () =>
-      ResourceServerModule.forRoot({ issuer: VALID_ISSUER, clientId: 'x', clientSecret: SECRET_VALUE, signingAlgs: ['none'] }),
+      ResourceServerModule.forRoot({
+        issuer: VALID_ISSUER,
+        clientId: 'x',
+        clientSecret: SECRET_VALUE,
+        signingAlgs: ['none'],
+      }),
     problems: ['signingAlgs'],
     secrets: [SECRET_VALUE],
   },
 ];
 
-/** Every environment name the module reads (CONTRACT §2), saved, then set or deleted; `restore()` puts them back. */
+/** Every environment name the module reads (README "Settings"), saved, then set or deleted; `restore()` puts them back. */
 function replaceEnvironment(values: Record<string, string>): { restore(): void } {
   const names = new Set<string>([...Object.values(ENVIRONMENT_NAMES), ...Object.keys(values)]);
   const saved = new Map<string, string | undefined>([...names].map((name) => [name, process.env[name]]));
@@ -152,13 +185,19 @@ describe.each(ADAPTERS)('unconfigured module (%s)', (adapter) => {
       logs?.restore();
     });
 
-    itAnswersLikeAnUnconfiguredApp(() => app!, () => config.secrets);
+    itAnswersLikeAnUnconfiguredApp(
+      () => app!,
+      () => config.secrets,
+    );
 
     it(`logs each problem once, naming the setting (${config.problems.join(', ')})`, () => {
       const lines = problemLines(logs!.lines);
       expect(lines).toHaveLength(config.problems.length);
       for (const setting of config.problems) {
-        expect({ setting, lines: lines.filter((line) => namesSetting(line, setting)).length }).toEqual({ setting, lines: 1 });
+        expect({ setting, lines: lines.filter((line) => namesSetting(line, setting)).length }).toEqual({
+          setting,
+          lines: 1,
+        });
       }
     });
 
@@ -185,17 +224,23 @@ describe.each(ADAPTERS)('unconfigured module (%s)', (adapter) => {
       environment?.restore();
     });
 
-    itAnswersLikeAnUnconfiguredApp(() => app!, () => []);
+    itAnswersLikeAnUnconfiguredApp(
+      () => app!,
+      () => [],
+    );
 
     it('logs each missing setting once', () => {
       const lines = problemLines(logs!.lines);
       for (const setting of ['issuer', 'clientId', 'clientSecret']) {
-        expect({ setting, lines: lines.filter((line) => namesSetting(line, setting)).length }).toEqual({ setting, lines: 1 });
+        expect({ setting, lines: lines.filter((line) => namesSetting(line, setting)).length }).toEqual({
+          setting,
+          lines: 1,
+        });
       }
     });
   });
 
-  describe('forRoot() with the environment set (CONTRACT §2 names)', () => {
+  describe('forRoot() with the environment set (README "Settings" names)', () => {
     const CLIENT_ID = 'rs-from-env';
     const CLIENT_SECRET = 'rs-from-env-secret-V7c0pLq2Ws';
     let as: CraftedAuthorizationServer | undefined;
@@ -218,7 +263,9 @@ describe.each(ADAPTERS)('unconfigured module (%s)', (adapter) => {
       logs = captureNestLogs();
       app = await startTestApp({ adapter, logger: LOG_LEVELS, module: ResourceServerModule.forRoot() });
       as.onIntrospection(async (req) => {
-        const [sp, scope] = (req.token ?? '').startsWith('env1-') ? ['sp-env-1', 'openid documents'] : ['sp-a', 'openid documents'];
+        const [sp, scope] = (req.token ?? '').startsWith('env1-')
+          ? ['sp-env-1', 'openid documents']
+          : ['sp-a', 'openid documents'];
         return jwtReply(
           await signIntrospection(
             introspectionPayload({

@@ -1,27 +1,45 @@
 /**
- * CONTRACT §3, "the AS's answer cannot be trusted" (and the AS error answers of the hostile catalogue): every answer
+ * README "What every request gets", "the AS's answer cannot be trusted" (and the AS error answers of the hostile catalogue): every answer
  * of `hostileResponses` gets 503 + Retry-After and no challenge, never 401 and never the handler; a valid signed and
  * encrypted answer gets 200. Two key set-ups: RSA-OAEP + ES256, and ECDH-ES (P-256) + RS256.
  */
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import { ResourceServerModule } from '../../src/index.js';
 import {
-  activeTokenIntrospection, encryptIntrospection, introspectionPayload, jsonReply, jwtReply, signIntrospection, startCraftedAuthorizationServer,
-  fetchPublicEncryptionKeys, type CraftedAuthorizationServer, type CraftedReply, type SigningAlg,
+  activeTokenIntrospection,
+  encryptIntrospection,
+  introspectionPayload,
+  jsonReply,
+  jwtReply,
+  signIntrospection,
+  startCraftedAuthorizationServer,
+  fetchPublicEncryptionKeys,
+  type CraftedAuthorizationServer,
+  type CraftedReply,
+  type SigningAlg,
 } from '../support/crafted-authorization-server.js';
 import {
-  hostileResponses, validIntrospectionReply, type HostileContext,
+  hostileResponses,
+  validIntrospectionReply,
+  type HostileContext,
 } from '../support/hostile-introspection-responses.js';
 import { ADAPTERS, startTestApp, type TestApp } from '../support/test-app.js';
 import {
-  bearer, captureNestLogs, expectErrorAnswer, expectNotLeaked, expectOk, get, LOG_LEVELS, linesContaining, newToken,
+  bearer,
+  captureNestLogs,
+  expectErrorAnswer,
+  expectNotLeaked,
+  expectOk,
+  get,
+  LOG_LEVELS,
+  linesContaining,
+  newToken,
 } from './e2e-helpers.js';
 
 const CLIENT_ID = 'rs-untrusted';
 const CLIENT_SECRET = 'rs-untrusted-secret-Zq81nV3xk2LmP0aa';
 /** The SP that `activeTokenIntrospection` names by default: admitted on /module-list, so a wrongly trusted answer shows as 200. */
 const CRAFTED_SP = 'crafted-client';
-
 
 interface Variant {
   name: string;
@@ -37,14 +55,16 @@ const VARIANTS: Variant[] = [
     encryptionAlg: 'RSA-OAEP',
     encryptionEnc: 'A256GCM',
     signingAlg: 'ES256',
-    privateJwk: async () => exportJWK((await generateKeyPair('RSA-OAEP', { extractable: true, modulusLength: 2048 })).privateKey),
+    privateJwk: async () =>
+      exportJWK((await generateKeyPair('RSA-OAEP', { extractable: true, modulusLength: 2048 })).privateKey),
   },
   {
     name: 'EC P-256 key (ECDH-ES, A256GCM), AS signs RS256',
     encryptionAlg: 'ECDH-ES',
     encryptionEnc: 'A256GCM',
     signingAlg: 'RS256',
-    privateJwk: async () => exportJWK((await generateKeyPair('ECDH-ES', { crv: 'P-256', extractable: true })).privateKey),
+    privateJwk: async () =>
+      exportJWK((await generateKeyPair('ECDH-ES', { crv: 'P-256', extractable: true })).privateKey),
   },
 ];
 
@@ -163,7 +183,10 @@ describe.each(ADAPTERS)('untrusted introspection responses (%s)', (adapter) => {
 
     it.each([
       ['Content-Type without parameters', () => validWith({ contentType: 'application/token-introspection+jwt' })],
-      ['Content-Type in another case, charset=UTF-8', () => validWith({ contentType: 'Application/Token-Introspection+JWT; charset=UTF-8' })],
+      [
+        'Content-Type in another case, charset=UTF-8',
+        () => validWith({ contentType: 'Application/Token-Introspection+JWT; charset=UTF-8' }),
+      ],
       ['a JWE without kid (every key is tried)', () => validWith({ header: { kid: undefined } })],
       ['a JWE naming a kid we do not have (every key is tried)', () => validWith({ kid: 'rotated-away' })],
       ['a JWE header without iss and aud', () => validWith({ header: { iss: undefined, aud: undefined } })],
@@ -173,7 +196,9 @@ describe.each(ADAPTERS)('untrusted introspection responses (%s)', (adapter) => {
     });
 
     it('a body larger than 256 KiB → 503 with Retry-After, no challenge', async () => {
-      const { result } = await askWith(async () => jwtReply(`${await encryptIntrospection(await signed(), sealOptions())}${' '.repeat(300 * 1024)}`));
+      const { result } = await askWith(async () =>
+        jwtReply(`${await encryptIntrospection(await signed(), sealOptions())}${' '.repeat(300 * 1024)}`),
+      );
       expectErrorAnswer(result, 503, undefined);
     });
 
@@ -269,14 +294,23 @@ describe.each(ADAPTERS)("untrusted introspection responses, introspectionFormat 
   });
 
   it.each<[string, () => CraftedReply]>([
-    ['a body that is not JSON', () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"active":tru' })],
+    [
+      'a body that is not JSON',
+      () => ({ status: 200, headers: { 'content-type': 'application/json' }, body: '{"active":tru' }),
+    ],
     ['a JSON array', () => jsonReply([activeAnswer()])],
     ['a JSON string', () => jsonReply(JSON.stringify(activeAnswer()))],
     ['JSON null', () => jsonReply(null)],
     ['an iss that is not the issuer', () => jsonReply({ ...activeAnswer(), iss: 'https://attacker.example' })],
-    ['JSON under Content-Type text/html', () => ({ status: 200, headers: { 'content-type': 'text/html' }, body: JSON.stringify(activeAnswer()) })],
+    [
+      'JSON under Content-Type text/html',
+      () => ({ status: 200, headers: { 'content-type': 'text/html' }, body: JSON.stringify(activeAnswer()) }),
+    ],
     ['JSON without Content-Type', () => ({ status: 200, body: JSON.stringify(activeAnswer()) })],
-    ['an HTML page', () => ({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: '<html>login</html>' })],
+    [
+      'an HTML page',
+      () => ({ status: 200, headers: { 'content-type': 'text/html; charset=utf-8' }, body: '<html>login</html>' }),
+    ],
   ])('%s → 503 with Retry-After, no challenge', async (_name, reply) => {
     expectErrorAnswer(await askWith(reply()), 503, undefined);
   });

@@ -77,7 +77,10 @@ export async function validIntrospectionJwt(ctx: HostileContext, tokenIntrospect
   return seal(ctx, await sign(ctx, payload(ctx, change)));
 }
 
-export async function validIntrospectionReply(ctx: HostileContext, tokenIntrospection?: unknown): Promise<CraftedReply> {
+export async function validIntrospectionReply(
+  ctx: HostileContext,
+  tokenIntrospection?: unknown,
+): Promise<CraftedReply> {
   return jwtReply(await validIntrospectionJwt(ctx, tokenIntrospection));
 }
 
@@ -109,25 +112,46 @@ export function hostileResponses(ctx: HostileContext): HostileResponse[] {
 
   return [
     // --- transport / content type -------------------------------------------------
-    { name: 'valid JWE under Content-Type application/json', reply: async () => jwtReply(await valid(), 'application/json') },
-    { name: 'valid JWE under Content-Type text/html', reply: async () => jwtReply(await valid(), 'text/html; charset=utf-8') },
+    {
+      name: 'valid JWE under Content-Type application/json',
+      reply: async () => jwtReply(await valid(), 'application/json'),
+    },
+    {
+      name: 'valid JWE under Content-Type text/html',
+      reply: async () => jwtReply(await valid(), 'text/html; charset=utf-8'),
+    },
     { name: 'valid JWE without Content-Type', reply: async () => ({ status: 200, body: await valid() }) },
     { name: 'HTML body under the JWT content type', reply: async () => jwtReply(html) },
     { name: 'HTML page (200 text/html)', reply: async () => htmlReply(html) },
     { name: 'empty body', reply: async () => jwtReply('') },
     { name: 'garbage body', reply: async () => jwtReply('garbage!!.%%.not-a-jwt') },
-    { name: 'plain JSON introspection answer in jwt format', reply: async () => jsonReply(activeTokenIntrospection({ issuer: ctx.as.issuer })) },
-    { name: 'JSON body under the JWT content type', reply: async () => jwtReply(JSON.stringify(activeTokenIntrospection({ issuer: ctx.as.issuer }))) },
+    {
+      name: 'plain JSON introspection answer in jwt format',
+      reply: async () => jsonReply(activeTokenIntrospection({ issuer: ctx.as.issuer })),
+    },
+    {
+      name: 'JSON body under the JWT content type',
+      reply: async () => jwtReply(JSON.stringify(activeTokenIntrospection({ issuer: ctx.as.issuer }))),
+    },
     // --- encryption ---------------------------------------------------------------
     { name: 'unencrypted JWS (encryption required)', reply: async () => jwtReply(await sign(ctx, payload(ctx))) },
     {
       name: 'JWE with another alg',
       reply: async () => {
         const alg = otherKeyManagementAlg(ctx.encryptionAlg);
-        return jwtReply(await seal(ctx, await sign(ctx, payload(ctx)), { alg, publicKey: await importPublicJwkAs(ctx.rsPublicKey.jwk, alg) }));
+        return jwtReply(
+          await seal(ctx, await sign(ctx, payload(ctx)), {
+            alg,
+            publicKey: await importPublicJwkAs(ctx.rsPublicKey.jwk, alg),
+          }),
+        );
       },
     },
-    { name: 'JWE with another enc', reply: async () => jwtReply(await seal(ctx, await sign(ctx, payload(ctx)), { enc: otherContentEncryption(ctx.encryptionEnc) })) },
+    {
+      name: 'JWE with another enc',
+      reply: async () =>
+        jwtReply(await seal(ctx, await sign(ctx, payload(ctx)), { enc: otherContentEncryption(ctx.encryptionEnc) })),
+    },
     {
       name: 'JWE encrypted to a different key (same kid)',
       reply: async () => {
@@ -135,9 +159,15 @@ export function hostileResponses(ctx: HostileContext): HostileResponse[] {
         return jwtReply(await seal(ctx, await sign(ctx, payload(ctx)), { publicKey }));
       },
     },
-    { name: 'JWE whose plaintext is JSON, not a JWS', reply: async () => jwtReply(await seal(ctx, JSON.stringify(payload(ctx)))) },
+    {
+      name: 'JWE whose plaintext is JSON, not a JWS',
+      reply: async () => jwtReply(await seal(ctx, JSON.stringify(payload(ctx)))),
+    },
     // --- signature ----------------------------------------------------------------
-    { name: 'bad signature (one bit flipped)', reply: async () => jwtReply(await seal(ctx, flipOneSignatureBit(await sign(ctx, payload(ctx))))) },
+    {
+      name: 'bad signature (one bit flipped)',
+      reply: async () => jwtReply(await seal(ctx, flipOneSignatureBit(await sign(ctx, payload(ctx))))),
+    },
     {
       name: 'signature by an unknown key (kid not in AS JWKS)',
       reply: async () => {
@@ -159,11 +189,13 @@ export function hostileResponses(ctx: HostileContext): HostileResponse[] {
     },
     {
       name: 'HS256 keyed with the client secret (HS256 not allowed)',
-      reply: async () => signed({}, { alg: 'HS256', key: new TextEncoder().encode(ctx.rsClientSecret), kid: undefined }),
+      reply: async () =>
+        signed({}, { alg: 'HS256', key: new TextEncoder().encode(ctx.rsClientSecret), kid: undefined }),
     },
     {
       name: `${other} by a published AS key when only ${ctx.signingAlg} is allowed`,
-      reply: async () => signed({}, { alg: other, key: ctx.as.signingKeys[other].privateKey, kid: ctx.as.signingKeys[other].kid }),
+      reply: async () =>
+        signed({}, { alg: other, key: ctx.as.signingKeys[other].privateKey, kid: ctx.as.signingKeys[other].kid }),
     },
     // --- JWS header ---------------------------------------------------------------
     { name: 'typ missing', reply: async () => signed({}, { typ: null }) },
@@ -180,8 +212,15 @@ export function hostileResponses(ctx: HostileContext): HostileResponse[] {
     { name: 'nbf in the future', reply: async () => signed({ extra: { nbf: now() + 60 } }) },
     // --- token_introspection ------------------------------------------------------
     { name: 'token_introspection missing', reply: async () => signed({ omit: ['token_introspection'] }) },
-    { name: 'token_introspection an array', reply: async () => signed({ tokenIntrospection: [activeTokenIntrospection({ issuer: ctx.as.issuer })] }) },
-    { name: 'token_introspection a string', reply: async () => signed({ tokenIntrospection: JSON.stringify(activeTokenIntrospection({ issuer: ctx.as.issuer })) }) },
+    {
+      name: 'token_introspection an array',
+      reply: async () => signed({ tokenIntrospection: [activeTokenIntrospection({ issuer: ctx.as.issuer })] }),
+    },
+    {
+      name: 'token_introspection a string',
+      reply: async () =>
+        signed({ tokenIntrospection: JSON.stringify(activeTokenIntrospection({ issuer: ctx.as.issuer })) }),
+    },
     { name: 'token_introspection null', reply: async () => signed({ tokenIntrospection: null }) },
     // --- error statuses -----------------------------------------------------------
     { name: '500 server_error', reply: async () => jsonReply({ error: 'server_error' }, 500) },

@@ -58,7 +58,9 @@ async function waitForPing(port: number, child: ChildProcess, output: () => stri
       });
     });
   }
-  throw new Error(`redis-server on port ${port} did not answer PING within ${READY_DEADLINE_MS} ms: ${String(lastError)}; ${output()}`);
+  throw new Error(
+    `redis-server on port ${port} did not answer PING within ${READY_DEADLINE_MS} ms: ${String(lastError)}; ${output()}`,
+  );
 }
 
 export async function startRedisServer(): Promise<RedisServer> {

@@ -4,7 +4,10 @@ import { NestFactory } from '@nestjs/core';
 import { AuthGuard } from '@nestjs/passport';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import {
-  AllowedServiceProviders, RESOURCE_SERVER_STRATEGY, ResourceServerGuard, ResourceServerModule,
+  AllowedServiceProviders,
+  RESOURCE_SERVER_STRATEGY,
+  ResourceServerGuard,
+  ResourceServerModule,
   type ResourceServerOptions,
 } from '../../src/index.js';
 

@@ -70,7 +70,13 @@ function introspect(as: CraftedAuthorizationServer, token = 'opaque-access-token
  */
 async function strictlyAccept(
   response: { status: number; contentType: string | null; body: string },
-  ctx: { as: CraftedAuthorizationServer; rs: RsKey; encryptionAlg: string; encryptionEnc: string; signingAlg: SigningAlg },
+  ctx: {
+    as: CraftedAuthorizationServer;
+    rs: RsKey;
+    encryptionAlg: string;
+    encryptionEnc: string;
+    signingAlg: SigningAlg;
+  },
 ): Promise<Record<string, unknown>> {
   if (response.status !== 200) throw new Error(`status ${response.status}`);
   const mediaType = response.contentType?.split(';')[0]?.trim().toLowerCase();
@@ -92,8 +98,10 @@ async function strictlyAccept(
   });
   if (Array.isArray(payload.aud) || payload.aud !== RS_CLIENT_ID) throw new Error('aud is not the RS client id');
   const ti = payload.token_introspection;
-  if (typeof ti !== 'object' || ti === null || Array.isArray(ti)) throw new Error('token_introspection is not an object');
-  if (typeof (ti as { active?: unknown }).active !== 'boolean') throw new Error('token_introspection.active is not a boolean');
+  if (typeof ti !== 'object' || ti === null || Array.isArray(ti))
+    throw new Error('token_introspection is not an object');
+  if (typeof (ti as { active?: unknown }).active !== 'boolean')
+    throw new Error('token_introspection.active is not a boolean');
   return ti as Record<string, unknown>;
 }
 
@@ -312,7 +320,9 @@ describe('crafted authorization server', () => {
   test('fetchPublicEncryptionKeys imports each encryption key of an RS JWKS with its alg', async () => {
     const ec = await rsEncryptionKey('ECDH-ES', 'rs-enc-ec');
     const sig = await generateKeyPair('ES256', { extractable: true });
-    const rsJwks = { keys: [rs.jwk, ec.jwk, { ...(await exportJWK(sig.publicKey)), kid: 'rs-sig', alg: 'ES256', use: 'sig' }] };
+    const rsJwks = {
+      keys: [rs.jwk, ec.jwk, { ...(await exportJWK(sig.publicKey)), kid: 'rs-sig', alg: 'ES256', use: 'sig' }],
+    };
     const server: Server = createServer((_req, res) => {
       res.setHeader('content-type', 'application/json');
       res.end(JSON.stringify(rsJwks));
@@ -323,7 +333,12 @@ describe('crafted authorization server', () => {
       const keys = await fetchPublicEncryptionKeys(`http://127.0.0.1:${port}/jwks`);
       expect(keys.map((k) => k.jwk.kid)).toEqual(['rs-enc-1', 'rs-enc-ec']);
       for (const { jwk, key } of keys) {
-        const jwe = await encryptIntrospection('x.y.z', { publicKey: key, alg: jwk.alg!, enc: 'A256GCM', kid: jwk.kid! });
+        const jwe = await encryptIntrospection('x.y.z', {
+          publicKey: key,
+          alg: jwk.alg!,
+          enc: 'A256GCM',
+          kid: jwk.kid!,
+        });
         const privateKey = jwk.kid === 'rs-enc-1' ? rs.privateKey : ec.privateKey;
         expect(new TextDecoder().decode((await compactDecrypt(jwe, privateKey)).plaintext)).toBe('x.y.z');
       }
@@ -371,7 +386,11 @@ describe.each(configurations)(
 
     async function fetchReply() {
       const response = await introspect(as);
-      return { status: response.status, contentType: response.headers.get('content-type'), body: await response.text() };
+      return {
+        status: response.status,
+        contentType: response.headers.get('content-type'),
+        body: await response.text(),
+      };
     }
 
     test('the valid baseline is accepted by the strict reference check', async () => {
@@ -388,13 +407,16 @@ describe.each(configurations)(
       expect(names.length).toBeGreaterThanOrEqual(40);
     });
 
-    test.each(entries.map((entry) => [entry.name, entry] as const))('%s: is served and refused', async (name, entry) => {
-      as.onIntrospection(() => entry.reply());
-      const reply = await fetchReply();
-      if (name === 'empty body') expect(reply).toMatchObject({ status: 200, body: '' });
-      else expect(reply.body.length > 0 || reply.status >= 400).toBe(true);
-      await expect(strictlyAccept(reply, reference())).rejects.toThrow();
-      expect(as.handlerErrors).toEqual([]);
-    });
+    test.each(entries.map((entry) => [entry.name, entry] as const))(
+      '%s: is served and refused',
+      async (name, entry) => {
+        as.onIntrospection(() => entry.reply());
+        const reply = await fetchReply();
+        if (name === 'empty body') expect(reply).toMatchObject({ status: 200, body: '' });
+        else expect(reply.body.length > 0 || reply.status >= 400).toBe(true);
+        await expect(strictlyAccept(reply, reference())).rejects.toThrow();
+        expect(as.handlerErrors).toEqual([]);
+      },
+    );
   },
 );

@@ -6,7 +6,10 @@ import { InvalidRequestError, MissingCredentialsError, ResourceServerError } fro
 
 const TOKEN = 'mF_9.B5f-4.1JqM';
 
-const withHeader = (authorization: string | string[] | undefined, extra: Partial<CredentialCarrier> = {}): CredentialCarrier => ({
+const withHeader = (
+  authorization: string | string[] | undefined,
+  extra: Partial<CredentialCarrier> = {},
+): CredentialCarrier => ({
   headers: authorization === undefined ? {} : { authorization },
   ...extra,
 });
@@ -184,7 +187,7 @@ describe('extractBearerToken', () => {
     });
   });
 
-  describe('error classes (CONTRACT §3)', () => {
+  describe('error classes (README "What every request gets")', () => {
     it('MissingCredentialsError: 401, a challenge without an error code', () => {
       const error = errorOf(withHeader(undefined)) as ResourceServerError;
       expect(error).toBeInstanceOf(ResourceServerError);

@@ -1,6 +1,6 @@
 /**
  * RFC 6750 §3 answers: one place turns a coded error into status, `WWW-Authenticate`, `Retry-After` and a body in
- * Nest's shape (CONTRACT §3).
+ * Nest's shape (README "What every request gets").
  */
 import { HttpException } from '@nestjs/common';
 import { challengeFor, RETRY_AFTER_SECONDS, toHttpException } from '../../../src/auth/error-response.js';
@@ -164,8 +164,10 @@ describe('toHttpException', () => {
   });
 
   it('ERR_AUTHORIZATION_SERVER_UNAVAILABLE answers the fixed public message', () => {
-    const body = toHttpException(new AuthorizationServerUnavailableError('introspection answered HTTP 401, error invalid_client'), REALM)
-      .getResponse() as Record<string, unknown>;
+    const body = toHttpException(
+      new AuthorizationServerUnavailableError('introspection answered HTTP 401, error invalid_client'),
+      REALM,
+    ).getResponse() as Record<string, unknown>;
     expect(body.message).toBe(RETRY_LATER);
   });
 

@@ -1,5 +1,5 @@
 /**
- * Default deny (CONTRACT §3): the calling service provider must be named by the route. Which list applies (handler
+ * Default deny (README "What every request gets"): the calling service provider must be named by the route. Which list applies (handler
  * replaces class) is the Reflector's job and is not tested here.
  */
 import { assertServiceProviderAllowed } from '../../../src/auth/service-provider-policy.js';

@@ -176,7 +176,9 @@ describe('verifyJwtIntrospectionResponse', () => {
     });
 
     it('application/jwt is refused', async () => {
-      const check = await rejection(verifyJwtIntrospectionResponse(response(await jws(), 'application/jwt'), context()));
+      const check = await rejection(
+        verifyJwtIntrospectionResponse(response(await jws(), 'application/jwt'), context()),
+      );
       expect(check).toMatch(/Content-Type is application\/jwt/);
     });
 
@@ -193,7 +195,7 @@ describe('verifyJwtIntrospectionResponse', () => {
     });
   });
 
-  describe('encryption (RFC 9701 §5, CONTRACT §2 privateKeys)', () => {
+  describe('encryption (RFC 9701 §5, README "Settings": privateKeys)', () => {
     it('an unencrypted response is refused when keys are configured', async () => {
       const check = await rejection(verifyJwtIntrospectionResponse(response(await jws()), encryptedContext()));
       expect(check).toMatch(/not encrypted/);
@@ -215,7 +217,9 @@ describe('verifyJwtIntrospectionResponse', () => {
     });
 
     it('a JWE encrypted to a key we do not hold is refused', async () => {
-      const check = await rejection(verifyJwtIntrospectionResponse(response(await jwe(strangerEncKey)), encryptedContext()));
+      const check = await rejection(
+        verifyJwtIntrospectionResponse(response(await jwe(strangerEncKey)), encryptedContext()),
+      );
       expect(check).toMatch(/cannot be decrypted/);
     });
 
@@ -226,7 +230,7 @@ describe('verifyJwtIntrospectionResponse', () => {
     });
   });
 
-  describe('decryption key selection (CONTRACT §4)', () => {
+  describe('decryption key selection (README "/jwks")', () => {
     it('a JWE naming key 2 by kid is decrypted with key 2', async () => {
       const body = await jwe(encKey2, { kid: encKey2.kid });
       await expect(verifyJwtIntrospectionResponse(response(body), encryptedContext())).resolves.toEqual(ACTIVE);
@@ -279,7 +283,9 @@ describe('verifyJwtIntrospectionResponse', () => {
     it('a tampered signature is refused', async () => {
       const [header, body, signature] = (await jws()).split('.');
       const flipped = `${signature!.startsWith('A') ? 'B' : 'A'}${signature!.slice(1)}`;
-      const check = await rejection(verifyJwtIntrospectionResponse(response(`${header}.${body}.${flipped}`), context()));
+      const check = await rejection(
+        verifyJwtIntrospectionResponse(response(`${header}.${body}.${flipped}`), context()),
+      );
       expect(check).toMatch(/signature/);
     });
 
@@ -294,7 +300,9 @@ describe('verifyJwtIntrospectionResponse', () => {
       const forged = Buffer.from(JSON.stringify(payload({ tokenIntrospection: { ...ACTIVE, sub: 'admin' } }))).toString(
         'base64url',
       );
-      const check = await rejection(verifyJwtIntrospectionResponse(response(`${header}.${forged}.${signature}`), context()));
+      const check = await rejection(
+        verifyJwtIntrospectionResponse(response(`${header}.${forged}.${signature}`), context()),
+      );
       expect(check).toMatch(/signature/);
     });
 
@@ -345,7 +353,10 @@ describe('verifyJwtIntrospectionResponse', () => {
     });
 
     it('HS256 signed with another secret is refused', async () => {
-      const body = await signIntrospection(payload(), { alg: 'HS256', key: new TextEncoder().encode('another-secret-0123456789abcdef01') });
+      const body = await signIntrospection(payload(), {
+        alg: 'HS256',
+        key: new TextEncoder().encode('another-secret-0123456789abcdef01'),
+      });
       const secret = new TextEncoder().encode(CLIENT_SECRET);
       const ctx = context({ signingAlgs: ['HS256'], verificationKey: async () => secret });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), ctx));
@@ -360,12 +371,16 @@ describe('verifyJwtIntrospectionResponse', () => {
 
   describe('typ (RFC 9701 §5)', () => {
     it('a missing typ is refused', async () => {
-      const check = await rejection(verifyJwtIntrospectionResponse(response(await jws(payload(), { typ: null })), context()));
+      const check = await rejection(
+        verifyJwtIntrospectionResponse(response(await jws(payload(), { typ: null })), context()),
+      );
       expect(check).toMatch(/typ/);
     });
 
     it('typ "JWT" is refused', async () => {
-      const check = await rejection(verifyJwtIntrospectionResponse(response(await jws(payload(), { typ: 'JWT' })), context()));
+      const check = await rejection(
+        verifyJwtIntrospectionResponse(response(await jws(payload(), { typ: 'JWT' })), context()),
+      );
       expect(check).toMatch(/typ/);
     });
 
@@ -427,7 +442,7 @@ describe('verifyJwtIntrospectionResponse', () => {
     });
   });
 
-  describe('iat (freshness, CONTRACT §3)', () => {
+  describe('iat (freshness, README "What every request gets")', () => {
     it('a missing iat is refused', async () => {
       const body = await jws(payload({ omit: ['iat'] }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
@@ -468,7 +483,9 @@ describe('verifyJwtIntrospectionResponse', () => {
 
     it('an iat older than 300 s is refused with no clock tolerance', async () => {
       const body = await jws(payload({ iat: NOW - 301 }));
-      const check = await rejection(verifyJwtIntrospectionResponse(response(body), context({ clockToleranceSeconds: 0 })));
+      const check = await rejection(
+        verifyJwtIntrospectionResponse(response(body), context({ clockToleranceSeconds: 0 })),
+      );
       expect(check).toMatch(/iat/);
     });
 
@@ -496,7 +513,9 @@ describe('verifyJwtIntrospectionResponse', () => {
       ['a boolean', true],
     ])('token_introspection %s is refused', async (_name, value) => {
       const body =
-        value === undefined ? await jws(payload({ omit: ['token_introspection'] })) : await jws(payload({ tokenIntrospection: value }));
+        value === undefined
+          ? await jws(payload({ omit: ['token_introspection'] }))
+          : await jws(payload({ tokenIntrospection: value }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
       expect(check).toMatch(/token_introspection/);
     });
@@ -565,7 +584,9 @@ describe('parseJsonIntrospectionResponse', () => {
   });
 
   it('an iss other than the issuer is refused', () => {
-    const check = syncRejection(() => parseJsonIntrospectionResponse(json({ ...ACTIVE, iss: 'https://evil.example' }), ISSUER));
+    const check = syncRejection(() =>
+      parseJsonIntrospectionResponse(json({ ...ACTIVE, iss: 'https://evil.example' }), ISSUER),
+    );
     expect(check).toMatch(/iss/);
   });
 

@@ -1,5 +1,5 @@
 /**
- * Judging a verified `token_introspection` (CONTRACT §3): active, exp, sub, service provider, scopes.
+ * Judging a verified `token_introspection` (README "What every request gets"): active, exp, sub, service provider, scopes.
  */
 import {
   assertScopes,

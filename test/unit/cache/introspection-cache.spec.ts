@@ -177,7 +177,11 @@ describe('IntrospectionCache storage', () => {
 
   it('a positive outcome without exp is fresh for maxTtlSeconds', async () => {
     const c = cache({ maxTtlSeconds: 30 });
-    await c.load('k', async () => principal(), () => undefined);
+    await c.load(
+      'k',
+      async () => principal(),
+      () => undefined,
+    );
     expect(c.get('k')?.freshUntil).toBe(NOW_MS + 30_000);
   });
 

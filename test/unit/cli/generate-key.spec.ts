@@ -34,7 +34,8 @@ describe('generate-key', () => {
       expect({ ...keys[0]!.publicJwk }).toEqual(publicJwk);
       expect(publicJwk).toMatchObject({ kty, use: 'enc', alg, kid: expect.stringMatching(/^[A-Za-z0-9_-]{43}$/) });
       for (const member of PRIVATE_MEMBERS) expect(publicJwk).not.toHaveProperty(member);
-      if (kty === 'RSA') expect(Buffer.from(publicJwk.n!, 'base64url')).toHaveLength(384); // 3072 bits
+      if (kty === 'RSA')
+        expect(Buffer.from(publicJwk.n!, 'base64url')).toHaveLength(384); // 3072 bits
       else expect(publicJwk.crv).toBe('P-256');
     });
   });
@@ -70,24 +71,31 @@ describe('generate-key', () => {
       // "type": "module" and node_modules resolves; a private directory so no other spec's build interferes.
       await run('mkdir', ['-p', join(ROOT, 'build')]);
       outDir = await mkdtemp(join(ROOT, 'build', 'cli-spec-'));
-      await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir], {
-        cwd: ROOT,
-      });
+      await run(
+        process.execPath,
+        [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json', '--outDir', outDir],
+        {
+          cwd: ROOT,
+        },
+      );
     }, 120_000);
 
     afterAll(async () => {
       if (outDir) await rm(outDir, { recursive: true, force: true });
     });
 
-    it.each(['ECDH-ES', 'RSA-OAEP-256'])('generate-key --alg %s prints a loadable PEM and its public JWK', async (alg) => {
-      const result = await cli('generate-key', '--alg', alg);
-      expect(result).toMatchObject({ code: 0, stderr: '' });
-      expect(result.stdout).toContain('# public JWK (served at /jwks):');
-      const { pem, jwk } = parse(result.stdout);
-      const [key] = await loadDecryptionKeys(pem, alg);
-      expect({ ...key!.publicJwk }).toEqual(jwk);
-      expect(jwk.alg).toBe(alg);
-    });
+    it.each(['ECDH-ES', 'RSA-OAEP-256'])(
+      'generate-key --alg %s prints a loadable PEM and its public JWK',
+      async (alg) => {
+        const result = await cli('generate-key', '--alg', alg);
+        expect(result).toMatchObject({ code: 0, stderr: '' });
+        expect(result.stdout).toContain('# public JWK (served at /jwks):');
+        const { pem, jwk } = parse(result.stdout);
+        const [key] = await loadDecryptionKeys(pem, alg);
+        expect({ ...key!.publicJwk }).toEqual(jwk);
+        expect(jwk.alg).toBe(alg);
+      },
+    );
 
     it('defaults to RSA-OAEP', async () => {
       const result = await cli('generate-key');
@@ -103,7 +111,11 @@ describe('generate-key', () => {
     });
 
     it('no command or an unknown option exits 2 with the usage; --help exits 0', async () => {
-      expect(await cli()).toMatchObject({ code: 2, stdout: '', stderr: expect.stringContaining('Usage: nest-resource-server generate-key') });
+      expect(await cli()).toMatchObject({
+        code: 2,
+        stdout: '',
+        stderr: expect.stringContaining('Usage: nest-resource-server generate-key'),
+      });
       expect(await cli('generate-key', '--bogus')).toMatchObject({ code: 2, stdout: '' });
       expect(await cli('--help')).toMatchObject({ code: 0, stdout: '' });
     });

@@ -1,5 +1,5 @@
 /**
- * Settings (CONTRACT §2): environment names → options, then defaults and validation. A problem names the setting
+ * Settings (README "Settings"): environment names → options, then defaults and validation. A problem names the setting
  * and never carries its value (it may be a secret).
  */
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,7 +11,10 @@ import { DEFAULTS, validateOptions } from '../../../src/config/resource-server-s
 
 const SECRET = 'SECRET-VALUE-123';
 
-const reader = (env: Record<string, string>) => (name: string): string | undefined => env[name];
+const reader =
+  (env: Record<string, string>) =>
+  (name: string): string | undefined =>
+    env[name];
 
 let dir: string;
 beforeAll(() => {
@@ -22,7 +25,7 @@ afterAll(() => {
 });
 
 describe('optionsFromEnvironment', () => {
-  it('the environment names are those of CONTRACT §2 (django-lasuite)', () => {
+  it('the environment names are those of README "Settings" (django-lasuite)', () => {
     expect(ENVIRONMENT_NAMES).toMatchObject({
       issuer: 'OIDC_OP_URL',
       introspectionEndpoint: 'OIDC_OP_INTROSPECTION_ENDPOINT',
@@ -44,7 +47,7 @@ describe('optionsFromEnvironment', () => {
     });
   });
 
-  it('maps every CONTRACT §2 environment name to its option', () => {
+  it('maps every README "Settings" environment name to its option', () => {
     const { options, problems } = optionsFromEnvironment(
       reader({
         OIDC_OP_URL: 'https://as.example',
@@ -90,9 +93,22 @@ describe('optionsFromEnvironment', () => {
     const { options, problems } = optionsFromEnvironment(reader({}));
     expect(problems).toEqual([]);
     for (const name of [
-      'issuer', 'introspectionEndpoint', 'jwksUri', 'clientId', 'clientSecret', 'clientAuthMethod',
-      'introspectionFormat', 'privateKeys', 'encryptionAlg', 'encryptionEnc', 'signingAlgs', 'scopes',
-      'serviceProviderClaim', 'allowedServiceProviders', 'timeoutMs', 'clockToleranceSeconds',
+      'issuer',
+      'introspectionEndpoint',
+      'jwksUri',
+      'clientId',
+      'clientSecret',
+      'clientAuthMethod',
+      'introspectionFormat',
+      'privateKeys',
+      'encryptionAlg',
+      'encryptionEnc',
+      'signingAlgs',
+      'scopes',
+      'serviceProviderClaim',
+      'allowedServiceProviders',
+      'timeoutMs',
+      'clockToleranceSeconds',
     ] as const) {
       expect(options[name]).toBeUndefined();
     }
@@ -107,11 +123,9 @@ describe('optionsFromEnvironment', () => {
 
   describe('lists', () => {
     it('are split on commas', () => {
-      expect(optionsFromEnvironment(reader({ OIDC_RS_SIGNING_ALGO: 'ES256,RS256,PS256' })).options.signingAlgs).toEqual([
-        'ES256',
-        'RS256',
-        'PS256',
-      ]);
+      expect(optionsFromEnvironment(reader({ OIDC_RS_SIGNING_ALGO: 'ES256,RS256,PS256' })).options.signingAlgs).toEqual(
+        ['ES256', 'RS256', 'PS256'],
+      );
     });
 
     it('are split on spaces', () => {
@@ -211,7 +225,7 @@ describe('validateOptions', () => {
     expect(problemsOf(validOptions())).toEqual([]);
   });
 
-  describe('defaults (CONTRACT §2)', () => {
+  describe('defaults (README "Settings")', () => {
     const schema = (): NonNullable<ReturnType<typeof validateOptions>['schema']> => {
       const result = validateOptions(validOptions());
       if (!result.schema) throw new Error(result.problems.join('; '));
@@ -263,7 +277,7 @@ describe('validateOptions', () => {
       expect(schema().jwksUri).toBeUndefined();
     });
 
-    it('the defaults object matches CONTRACT §2', () => {
+    it('the defaults object matches README "Settings"', () => {
       expect(DEFAULTS).toMatchObject({
         clientAuthMethod: 'client_secret_post',
         introspectionFormat: 'jwt',
@@ -277,7 +291,11 @@ describe('validateOptions', () => {
     });
 
     it('a given value replaces the default', () => {
-      const result = validateOptions({ ...validOptions(), clientAuthMethod: 'client_secret_basic', signingAlgs: ['RS256'] });
+      const result = validateOptions({
+        ...validOptions(),
+        clientAuthMethod: 'client_secret_basic',
+        signingAlgs: ['RS256'],
+      });
       expect(result.schema?.clientAuthMethod).toBe('client_secret_basic');
       expect(result.schema?.signingAlgs).toEqual(['RS256']);
     });
@@ -353,7 +371,9 @@ describe('validateOptions', () => {
 
   describe('signing algorithms', () => {
     it('"none" is refused', () => {
-      expect(problemsOf({ ...validOptions(), signingAlgs: ['none'] })).toEqual([expect.stringMatching(/^signingAlgs /)]);
+      expect(problemsOf({ ...validOptions(), signingAlgs: ['none'] })).toEqual([
+        expect.stringMatching(/^signingAlgs /),
+      ]);
     });
 
     it('HS256 is accepted when listed', () => {

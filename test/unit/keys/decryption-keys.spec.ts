@@ -1,5 +1,5 @@
 /**
- * The resource server's private keys (CONTRACT §2 privateKeys, §4 /jwks): accepted shapes, kid, public members,
+ * The resource server's private keys (README "Settings": privateKeys, §4 /jwks): accepted shapes, kid, public members,
  * refusals — and no problem message ever carries key material.
  */
 import { generateKeyPairSync, type KeyObject } from 'node:crypto';
@@ -148,7 +148,9 @@ describe('loadDecryptionKeys', () => {
 
     it('is the same for one key in PKCS#8, PKCS#1 and JWK form', async () => {
       const kids = await Promise.all(
-        [pem(rsa, 'pkcs8'), pem(rsa, 'pkcs1'), privateJwk(rsa)].map(async (input) => (await loadDecryptionKeys(input, 'RSA-OAEP'))[0]!.kid),
+        [pem(rsa, 'pkcs8'), pem(rsa, 'pkcs1'), privateJwk(rsa)].map(
+          async (input) => (await loadDecryptionKeys(input, 'RSA-OAEP'))[0]!.kid,
+        ),
       );
       expect(new Set(kids).size).toBe(1);
     });
@@ -160,7 +162,7 @@ describe('loadDecryptionKeys', () => {
     });
   });
 
-  describe('public JWK (CONTRACT §4)', () => {
+  describe('public JWK (README "/jwks")', () => {
     it('an RSA key publishes exactly kty, kid, use "enc", alg, n, e', async () => {
       const [key] = await loadDecryptionKeys(pem(rsa, 'pkcs8'), 'RSA-OAEP');
       const expected = publicJwk(rsa);
@@ -246,7 +248,12 @@ describe('loadDecryptionKeys', () => {
     });
 
     it('an encrypted PEM key is refused', async () => {
-      const text = rsa.privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase: 'pass' }) as string;
+      const text = rsa.privateKey.export({
+        type: 'pkcs8',
+        format: 'pem',
+        cipher: 'aes-256-cbc',
+        passphrase: 'pass',
+      }) as string;
       expect(text).toContain('BEGIN ENCRYPTED PRIVATE KEY');
       const message = await problem(loadDecryptionKeys(text, 'RSA-OAEP'), [text.split('\n')[1]!.slice(0, 24)]);
       expect(message).toMatch(/encrypted/);
@@ -286,7 +293,9 @@ describe('loadDecryptionKeys', () => {
     });
 
     it('a symmetric (oct) JWK is refused', async () => {
-      await problem(loadDecryptionKeys({ kty: 'oct', k: 'R0FSQkFHRS1TRUNSRVQtMTIz' }, 'RSA-OAEP'), ['R0FSQkFHRS1TRUNSRVQtMTIz']);
+      await problem(loadDecryptionKeys({ kty: 'oct', k: 'R0FSQkFHRS1TRUNSRVQtMTIz' }, 'RSA-OAEP'), [
+        'R0FSQkFHRS1TRUNSRVQtMTIz',
+      ]);
     });
 
     it('a JWK with use "sig" is refused', async () => {
@@ -305,7 +314,15 @@ describe('loadDecryptionKeys', () => {
 
     it('two keys given the same kid are refused', async () => {
       await problem(
-        loadDecryptionKeys({ keys: [{ ...privateJwk(rsa), kid: 'k' }, { ...privateJwk(rsa2), kid: 'k' }] }, 'RSA-OAEP'),
+        loadDecryptionKeys(
+          {
+            keys: [
+              { ...privateJwk(rsa), kid: 'k' },
+              { ...privateJwk(rsa2), kid: 'k' },
+            ],
+          },
+          'RSA-OAEP',
+        ),
         [...materialOf(rsa), ...materialOf(rsa2)],
       );
     });

@@ -3,7 +3,8 @@ import type { JWK } from 'jose';
 import { KeyLoadingProblem, loadDecryptionKeys } from '../../../src/keys/decryption-keys.js';
 import { validateOptions } from '../../../src/config/resource-server-settings.js';
 
-const rsaJwk = (): JWK => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as JWK;
+const rsaJwk = (): JWK =>
+  generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'jwk' }) as JWK;
 
 describe('private keys are checked at start-up', () => {
   it('an RSA JWK whose private parts belong to another key is refused, without echoing key material', async () => {
@@ -12,7 +13,7 @@ describe('private keys are checked at start-up', () => {
     const mismatched: JWK = { ...a, d: b.d, p: b.p, q: b.q, dp: b.dp, dq: b.dq, qi: b.qi };
     const failure = await loadDecryptionKeys(mismatched, 'RSA-OAEP').catch((error: unknown) => error);
     expect(failure).toBeInstanceOf(KeyLoadingProblem);
-    expect((failure as Error).message).toBe('privateKeys: a private key does not match its public part');
+    expect((failure as Error).message).toBe('privateKeys: a private key is invalid or does not match its public part');
     expect((failure as Error).message).not.toContain(b.d!.slice(0, 16));
   });
 
@@ -28,6 +29,8 @@ describe('issuer (RFC 8414 §2)', () => {
   });
 
   it('a path issuer is accepted as is', () => {
-    expect(validateOptions({ issuer: 'https://as.example/realms/x', clientId: 'rs', clientSecret: 's' }).problems).toEqual([]);
+    expect(
+      validateOptions({ issuer: 'https://as.example/realms/x', clientId: 'rs', clientSecret: 's' }).problems,
+    ).toEqual([]);
   });
 });
