@@ -71,17 +71,30 @@ export class ServiceProviderNotAllowedError extends ResourceServerError {
   readonly status = 403;
 }
 
-/** The AS could not be asked: unreachable, timed out, 5xx, or an OAuth error answer. Not the client's fault. */
+/**
+ * The AS could not vouch for the token: unreachable, timed out, 5xx, rate-limited, or an OAuth error answer. Not the
+ * client's fault: 503.
+ */
 export class AuthorizationServerUnavailableError extends ResourceServerError {
   readonly code = 'ERR_AUTHORIZATION_SERVER_UNAVAILABLE';
   readonly status = 503;
   override readonly retryable = true;
   /** A connection failure or a 5xx: worth one more try at once. Not a timeout (that would double the wait). */
   readonly transient: boolean;
+  /**
+   * The failure does not depend on the token (connection, timeout, 5xx, our client credentials refused): it counts
+   * toward the circuit breaker and allows serving stale answers. A per-token 4xx never does, so that junk tokens
+   * cannot lock other users out.
+   */
+  readonly outage: boolean;
 
-  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number; transient?: boolean }) {
+  constructor(
+    message: string,
+    options?: { cause?: unknown; retryAfterSeconds?: number; transient?: boolean; outage?: boolean },
+  ) {
     super(message, options);
     this.transient = options?.transient ?? false;
+    this.outage = options?.outage ?? false;
   }
 }
 

@@ -1,6 +1,7 @@
 export { ResourceServerModule } from './resource-server.module.js';
 export { ResourceServerGuard } from './auth/resource-server.guard.js';
 export { ServiceProvidersGuard } from './auth/service-providers.guard.js';
+export { Public, PUBLIC_ROUTE } from './auth/public.decorator.js';
 export { principalOf } from './auth/request-principal.js';
 export { AllowedServiceProviders, ALLOWED_SERVICE_PROVIDERS } from './auth/allowed-service-providers.decorator.js';
 export { RESOURCE_SERVER_STRATEGY, ResourceServerStrategy } from './auth/resource-server.strategy.js';

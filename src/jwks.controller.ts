@@ -1,6 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import type { JWK } from 'jose';
 import { toHttpException } from './auth/error-response.js';
+import { Public } from './auth/public.decorator.js';
 import { RESOURCE_SERVER_STATE, type ResourceServerState } from './config/resource-server-state.js';
 import { ResourceServerNotConfiguredError } from './errors.js';
 import { publicJwks } from './keys/decryption-keys.js';
@@ -10,6 +11,7 @@ import { publicJwks } from './keys/decryption-keys.js';
  * `jwks_uri`) to encrypt introspection responses. Unauthenticated. The path comes from the `jwksPath` extra.
  */
 @Controller()
+@Public()
 export class JwksController {
   private readonly jwks?: { keys: JWK[] };
 

@@ -1,12 +1,16 @@
 import { type DynamicModule, Logger, Module, type Provider, type Type, Controller, Get } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
-import { APP_FILTER } from '@nestjs/core';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import { AuthorizationServerClient } from './authorization-server/authorization-server-client.js';
 import { FallbackStrategy } from './auth/fallback.strategy.js';
 import { ResourceServerExceptionFilter } from './auth/resource-server-exception.filter.js';
 import { ResourceServerGuard } from './auth/resource-server.guard.js';
 import { ResourceServerStrategy } from './auth/resource-server.strategy.js';
 import { ServiceProvidersGuard } from './auth/service-providers.guard.js';
+import { RouteContextGuard } from './auth/route-context.guard.js';
+import { RoutePolicies } from './auth/route-policy.js';
+import { Public } from './auth/public.decorator.js';
+import type { ResourceServerSettings } from './config/resource-server-settings.js';
 import { optionsFromEnvironment } from './config/environment.js';
 import { loadResourceServerState } from './config/load-settings.js';
 import type { ResourceServerOptions } from './config/resource-server-options.js';
@@ -30,6 +34,7 @@ const logger = new Logger('ResourceServerModule');
 function jwksControllerAt(path: string): Type<JwksController> {
   if (path.replace(/^\/+/, '') === 'jwks') return JwksController;
   @Controller()
+  @Public()
   class CustomPathJwksController extends JwksController {
     @Get(path)
     override getJwks(): ReturnType<JwksController['getJwks']> {
@@ -37,6 +42,30 @@ function jwksControllerAt(path: string): Type<JwksController> {
     }
   }
   return CustomPathJwksController;
+}
+
+/**
+ * The shared tier, when both `redisUrl` and `redisSecret` are set and caching is on. A missing optional peer
+ * (`ioredis`) is a logged problem and the tier stays off: the module keeps working from its own cache.
+ */
+async function connectSharedStore(settings: ResourceServerSettings): Promise<SharedIntrospectionStore | undefined> {
+  if (!settings.cacheRedisUrl || !settings.cacheRedisSecret || settings.cacheMaxTtlSeconds === 0) return undefined;
+  try {
+    return await SharedIntrospectionStore.connect({
+      url: settings.cacheRedisUrl,
+      namespace: `${settings.issuer} ${settings.clientId}`,
+      secret: settings.cacheRedisSecret,
+      commandTimeoutMs: Math.min(100, settings.timeoutMs),
+    });
+  } catch (error) {
+    const missing = (error as { code?: unknown })?.code === 'ERR_MODULE_NOT_FOUND';
+    logger.error(
+      missing
+        ? 'cache.redisUrl: the optional peer ioredis is not installed (npm install ioredis): the shared cache tier is off'
+        : 'cache.redisUrl: the shared cache tier cannot start: it is off',
+    );
+    return undefined;
+  }
 }
 
 const providers: Provider[] = [
@@ -48,6 +77,7 @@ const providers: Provider[] = [
       // Each problem once, by setting name; values are never logged (they may be secrets).
       for (const problem of state.problems) logger.error(`not configured: ${problem}`);
       if (state.problems.length > 0) logger.error('bearer requests will be answered 503 until this is fixed');
+      for (const warning of state.warnings) logger.warn(warning);
       return state;
     },
   },
@@ -61,32 +91,27 @@ const providers: Provider[] = [
     inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient],
     useFactory: async (state: ResourceServerState, client: AuthorizationServerClient) => {
       const settings = state.settings;
-      const shared =
-        settings?.cacheRedisUrl && settings.cacheMaxTtlSeconds > 0
-          ? await SharedIntrospectionStore.connect({
-              url: settings.cacheRedisUrl,
-              namespace: `${settings.issuer} ${settings.clientId}`,
-              secret: settings.clientSecret,
-              commandTimeoutMs: Math.min(100, settings.timeoutMs),
-            })
-          : undefined;
-      return new TokenValidator(settings, client, shared);
+      return new TokenValidator(settings, client, settings ? await connectSharedStore(settings) : undefined);
     },
   },
   {
     // Registering with Passport is the constructor's side effect; the fallback takes the name when unconfigured.
     provide: STRATEGY,
-    inject: [RESOURCE_SERVER_STATE, TokenValidator],
-    useFactory: (state: ResourceServerState, validator: TokenValidator) =>
-      state.settings ? new ResourceServerStrategy(validator, state) : new FallbackStrategy(state.realm),
+    inject: [RESOURCE_SERVER_STATE, TokenValidator, RoutePolicies],
+    useFactory: (state: ResourceServerState, validator: TokenValidator, policies: RoutePolicies) =>
+      state.settings ? new ResourceServerStrategy(validator, state, policies) : new FallbackStrategy(state.realm),
   },
   { provide: APP_FILTER, useClass: ResourceServerExceptionFilter },
+  // Runs before every route's guards: leaves the route on the request, for the Passport strategy's default deny.
+  { provide: APP_GUARD, useClass: RouteContextGuard },
+  RoutePolicies,
   ResourceServerGuard,
   ServiceProvidersGuard,
 ];
 
 const exported = [
   RESOURCE_SERVER_STATE,
+  RoutePolicies,
   AuthorizationServerClient,
   TokenValidator,
   ResourceServerGuard,

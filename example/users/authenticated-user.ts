@@ -18,6 +18,7 @@ export function authenticatedUser(
   principal: ResourceServerPrincipal,
   findBySub: (sub: string) => User | undefined,
 ): AuthenticatedUser | undefined {
-  const user = findBySub(principal.sub);
+  // A token without a subject (client credentials) is never a user of this example.
+  const user = principal.sub === undefined ? undefined : findBySub(principal.sub);
   return user && { user, serviceProvider: principal.serviceProvider, scopes: principal.scopes };
 }

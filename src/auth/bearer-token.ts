@@ -52,7 +52,10 @@ export function extractBearerToken(request: CredentialCarrier): string {
     if (/^bearer\s/i.test(scheme)) throw new InvalidRequestError('the bearer token is malformed');
     throw new MissingCredentialsError('no bearer token');
   }
-  const token = space === -1 ? '' : header.slice(space + 1);
+  // RFC 6750 §2.1: "Bearer" 1*SP b64token: any number of spaces (and only spaces) before the token.
+  let start = space + 1;
+  while (space !== -1 && header.charCodeAt(start) === 32) start++;
+  const token = space === -1 ? '' : header.slice(start);
   if (token === '') throw new InvalidRequestError('the bearer token is empty');
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidRequestError('the bearer token is too long');
   if (!B64TOKEN.test(token)) throw new InvalidRequestError('the bearer token is malformed');

@@ -1,39 +1,40 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
 import type { ResourceServerPrincipal } from '../config/resource-server-options.js';
 import { RESOURCE_SERVER_STATE, type ResourceServerState } from '../config/resource-server-state.js';
 import { AuthorizationServerUnavailableError, ResourceServerError } from '../errors.js';
 import { TokenValidator } from '../validation/token-validator.js';
-import { ALLOWED_SERVICE_PROVIDERS } from './allowed-service-providers.decorator.js';
 import { resolveUserOf } from './authenticate.js';
-import { setPrincipal } from './request-principal.js';
 import { type CredentialCarrier, extractBearerToken } from './bearer-token.js';
 import { applyHeaders, toHttpException } from './error-response.js';
-import { assertServiceProviderAllowed } from './service-provider-policy.js';
+import { setPrincipal } from './request-principal.js';
+import { assertServiceProviderAllowed, type RoutePolicy, RoutePolicies } from './route-policy.js';
 
 /**
  * Authenticates the bearer token (the same TokenValidator as the Passport strategy, called directly: Passport's
  * machinery costs more per request than a cached validation), then enforces `@AllowedServiceProviders`. Sets only
- * `request.user`. Synchronous on a cache hit when there is no `resolveUser`.
+ * `request.user`. Synchronous on a cache hit when there is no `resolveUser`. Works per route (`@UseGuards`) and as a
+ * global guard (`APP_GUARD`), where `@Public()` exempts a route.
  */
 @Injectable()
 export class ResourceServerGuard implements CanActivate {
   constructor(
-    private readonly reflector: Reflector,
+    private readonly policies: RoutePolicies,
     private readonly validator: TokenValidator,
     @Inject(RESOURCE_SERVER_STATE) private readonly state: ResourceServerState,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
+    const policy = this.policies.of(context);
+    if (policy.isPublic) return true;
     const request = context.switchToHttp().getRequest<CredentialCarrier & { user?: unknown }>();
     try {
       const principal = this.validator.validate(extractBearerToken(request));
       if (principal instanceof Promise) {
         return principal
-          .then((p) => this.admit(context, request, p))
+          .then((p) => this.admit(policy, request, p))
           .catch((error: unknown) => this.reject(context, error));
       }
-      const admitted = this.admit(context, request, principal);
+      const admitted = this.admit(policy, request, principal);
       return admitted instanceof Promise ? admitted.catch((error: unknown) => this.reject(context, error)) : admitted;
     } catch (error) {
       return this.reject(context, error);
@@ -41,15 +42,11 @@ export class ResourceServerGuard implements CanActivate {
   }
 
   private admit(
-    context: ExecutionContext,
+    policy: RoutePolicy,
     request: { user?: unknown },
     principal: ResourceServerPrincipal,
   ): boolean | Promise<boolean> {
-    const routeList = this.reflector.getAllAndOverride<string[] | undefined>(ALLOWED_SERVICE_PROVIDERS, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    assertServiceProviderAllowed(principal, routeList, this.state.settings?.allowedServiceProviders ?? []);
+    assertServiceProviderAllowed(principal, policy);
     const resolveUser = this.state.settings?.resolveUser;
     if (!resolveUser) {
       request.user = principal;

@@ -1,53 +1,85 @@
+import { Logger } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
 import type { ResourceServerState } from '../config/resource-server-state.js';
-import { MissingCredentialsError, ResourceServerError } from '../errors.js';
+import {
+  AuthorizationServerUnavailableError,
+  MissingCredentialsError,
+  ResourceServerError,
+  ServiceProviderNotAllowedError,
+} from '../errors.js';
 import type { TokenValidator } from '../validation/token-validator.js';
 import { resolveUserOf } from './authenticate.js';
-import { setPrincipal } from './request-principal.js';
-import { actionsOf } from './passport-actions.js';
 import { type CredentialCarrier, extractBearerToken } from './bearer-token.js';
 import { challengeFor, toHttpException } from './error-response.js';
+import { actionsOf } from './passport-actions.js';
+import { setPrincipal } from './request-principal.js';
+import { routeContextOf } from './route-context.guard.js';
+import { assertServiceProviderAllowed, type RoutePolicies } from './route-policy.js';
 
 /** Passport strategy name, registered by the module (by the fallback strategy when unconfigured). */
 export const RESOURCE_SERVER_STRATEGY = 'resource-server';
 
 /**
- * `passport-http-bearer` strategy running the same validation as ResourceServerGuard, for apps that compose
- * strategies (`AuthGuard(['session', RESOURCE_SERVER_STRATEGY])`). Errors keep their status: they are thrown as
- * HttpExceptions, which `AuthGuard` rethrows as they are. No credentials is a Passport `fail`, so that the next
- * strategy may try. Passport cannot see route metadata: add ServiceProvidersGuard after the AuthGuard to enforce
- * `@AllowedServiceProviders`.
+ * Passport strategy running the same validation as ResourceServerGuard, for apps that compose strategies
+ * (`AuthGuard(['session', RESOURCE_SERVER_STRATEGY])`). It enforces the route's `@AllowedServiceProviders` itself
+ * (default deny), from the route the module's global guard recorded on the request: a request whose route is unknown
+ * is refused. Errors keep their status: they are HttpExceptions, which `AuthGuard` rethrows as they are. No
+ * credentials is a Passport `fail`, so that the next strategy may try.
  */
 export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RESOURCE_SERVER_STRATEGY) {
+  private readonly logger = new Logger('ResourceServer');
+  private warnedUnknownRoute = false;
+
   constructor(
     private readonly validator: TokenValidator,
     private readonly state: ResourceServerState,
+    private readonly policies: RoutePolicies,
   ) {
     super({ realm: state.realm, passReqToCallback: true });
   }
 
-  /** Our parser rules first (the base strategy turns a malformed header into a 401, RFC 6750 §3.1 says 400). */
-  override authenticate(request: CredentialCarrier, options?: object): void {
+  /** Our parser only (RFC 6750: `Bearer` 1*SP b64token; a malformed header is a 400), then our validation. */
+  override authenticate(request: CredentialCarrier): void {
+    let token: string;
     try {
-      extractBearerToken(request);
+      token = extractBearerToken(request);
     } catch (error) {
-      if (error instanceof MissingCredentialsError)
+      if (error instanceof MissingCredentialsError) {
         return actionsOf(this).fail(challengeFor(error, this.state.realm)!, 401);
+      }
       return actionsOf(this).error(toHttpException(error as ResourceServerError, this.state.realm));
     }
-    super.authenticate(request as never, options);
+    this.validate(request, token).then(
+      (user) => actionsOf(this).success(user),
+      (error: unknown) => actionsOf(this).error(error),
+    );
   }
 
   async validate(request: object, token: string): Promise<unknown> {
     try {
       const principal = await this.validator.validate(token);
+      const context = routeContextOf(request);
+      if (context === undefined) {
+        if (!this.warnedUnknownRoute) {
+          this.warnedUnknownRoute = true;
+          this.logger.warn(
+            'the resource server strategy ran before the module saw the route (a global AuthGuard?): request refused; ' +
+              'use ResourceServerGuard as the global guard',
+          );
+        }
+        throw new ServiceProviderNotAllowedError('the route of this request is unknown');
+      }
+      assertServiceProviderAllowed(principal, this.policies.of(context));
       setPrincipal(request, principal);
       const resolveUser = this.state.settings?.resolveUser;
       return resolveUser ? await resolveUserOf(principal, resolveUser) : principal;
     } catch (error) {
-      if (error instanceof ResourceServerError) throw toHttpException(error, this.state.realm);
-      throw error;
+      const known =
+        error instanceof ResourceServerError
+          ? error
+          : new AuthorizationServerUnavailableError('unexpected failure', { cause: error });
+      throw toHttpException(known, this.state.realm);
     }
   }
 }

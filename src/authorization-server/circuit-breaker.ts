@@ -11,16 +11,19 @@ export interface CircuitBreakerOptions {
 
 /**
  * Stops hammering an AS that is down: after `failureThreshold` consecutive failures, calls fail at once for
- * `openSeconds`; then exactly one call probes, and its outcome closes or reopens the circuit.
+ * `openSeconds`; then exactly one call probes, and its outcome closes or reopens the circuit. Only failures that
+ * `isFailure` names count (an outage, never a per-token answer: that one proves the AS up), and the open circuit's
+ * error keeps the last cause, so that the log still says why (e.g. `invalid_client`).
  */
 export class CircuitBreaker {
   private failures = 0;
   private openUntil = 0;
   private probing = false;
+  private lastFailure = '';
   private readonly now: () => number;
 
   constructor(private readonly options: CircuitBreakerOptions) {
-    this.now = options.now ?? Date.now;
+    this.now = options.now ?? (() => Date.now());
   }
 
   get state(): 'closed' | 'open' | 'half-open' {
@@ -32,8 +35,9 @@ export class CircuitBreaker {
     const state = this.state;
     if (state === 'open') {
       const seconds = Math.max(1, Math.ceil((this.openUntil - this.now()) / 1000));
-      throw new AuthorizationServerUnavailableError('circuit open: the authorization server failed repeatedly', {
+      throw new AuthorizationServerUnavailableError(`circuit open after repeated failures; last: ${this.lastFailure}`, {
         retryAfterSeconds: seconds,
+        outage: true,
       });
     }
     if (state === 'half-open') this.probing = true;
@@ -44,8 +48,12 @@ export class CircuitBreaker {
     } catch (error) {
       if (isFailure(error)) {
         this.failures++;
+        this.lastFailure = error instanceof Error ? error.message : 'unknown failure';
         if (this.failures >= this.options.failureThreshold)
           this.openUntil = this.now() + this.options.openSeconds * 1000;
+      } else {
+        // The AS answered (about this token): it is up.
+        this.failures = 0;
       }
       throw error;
     } finally {

@@ -4,6 +4,8 @@ import { AuthorizationServerUnavailableError, UntrustedIntrospectionResponseErro
 export interface HttpResponse {
   readonly status: number;
   readonly contentType: string | undefined;
+  /** The `Retry-After` header, as sent (seconds or an HTTP date). */
+  readonly retryAfter?: string;
   readonly body: string;
 }
 
@@ -27,11 +29,13 @@ export class AuthorizationServerHttpClient {
     });
   }
 
+  /** One call, abandoned at `deadline` (epoch ms; default: the timeout from now). */
   async send(
     url: string,
     init: { method: 'GET' | 'POST'; headers: Record<string, string>; body?: string },
+    deadline = Date.now() + this.timeoutMs,
   ): Promise<HttpResponse> {
-    const signal = AbortSignal.timeout(this.timeoutMs);
+    const signal = AbortSignal.timeout(Math.max(1, deadline - Date.now()));
     try {
       const response = await request(url, {
         method: init.method,
@@ -40,7 +44,8 @@ export class AuthorizationServerHttpClient {
         dispatcher: this.agent,
         signal,
       });
-      const contentType = response.headers['content-type'];
+      const first = (value: string | string[] | undefined): string | undefined =>
+        Array.isArray(value) ? value[0] : value;
       let size = 0;
       const chunks: Buffer[] = [];
       for await (const chunk of response.body) {
@@ -53,15 +58,17 @@ export class AuthorizationServerHttpClient {
       }
       return {
         status: response.statusCode,
-        contentType: Array.isArray(contentType) ? contentType[0] : contentType,
+        contentType: first(response.headers['content-type']),
+        retryAfter: first(response.headers['retry-after']),
         body: Buffer.concat(chunks).toString('utf8'),
       };
     } catch (error) {
       if (error instanceof UntrustedIntrospectionResponseError) throw error;
       const timedOut = isTimeout(error, signal);
-      throw new AuthorizationServerUnavailableError(describeNetworkError(error, timedOut), {
+      throw new AuthorizationServerUnavailableError(describeNetworkError(url, error, timedOut), {
         cause: error,
         transient: !timedOut,
+        outage: true,
       });
     }
   }
@@ -77,8 +84,18 @@ const isTimeout = (error: unknown, signal: AbortSignal): boolean =>
   error instanceof undiciErrors.BodyTimeoutError ||
   error instanceof undiciErrors.ConnectTimeoutError;
 
-function describeNetworkError(error: unknown, timedOut: boolean): string {
-  if (timedOut) return 'the authorization server did not answer in time';
+/** Where the call went (origin and path: never user info or a query), for the operator. */
+export function describeUrl(url: string): string {
+  try {
+    const { origin, pathname } = new URL(url);
+    return `${origin}${pathname}`;
+  } catch {
+    return 'an invalid URL';
+  }
+}
+
+function describeNetworkError(url: string, error: unknown, timedOut: boolean): string {
+  if (timedOut) return `the authorization server did not answer in time (${describeUrl(url)})`;
   const code = (error as { code?: unknown })?.code;
-  return `the authorization server cannot be reached${typeof code === 'string' ? ` (${code})` : ''}`;
+  return `the authorization server cannot be reached at ${describeUrl(url)}${typeof code === 'string' ? ` (${code})` : ''}`;
 }

@@ -59,6 +59,30 @@ function candidateKeys(jwe: string, keys: readonly DecryptionKey[]): readonly De
   return named ? [named] : keys;
 }
 
+/**
+ * RFC 7515 §4.1.10 (also for JWE, RFC 7516 §4.1.12): a `cty` without `/` stands for `application/` + it, and media
+ * types compare case-insensitively. So `JWT`, `jwt` and `application/jwt` all name a nested JWT.
+ */
+const isJwtContentType = (cty: unknown): boolean => {
+  if (typeof cty !== 'string') return false;
+  const lower = cty.toLowerCase();
+  return (lower.includes('/') ? lower : `application/${lower}`) === 'application/jwt';
+};
+
+/** The failed check of a JWE that no other key would pass, or undefined when another key may do. */
+function jweFailure(error: unknown): string | undefined {
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'JWE alg or enc not allowed';
+  if (error instanceof joseErrors.JOSENotSupported) {
+    if (error.message.includes('"zip"')) return 'JWE is compressed (zip), which is not accepted';
+    if (error.message.includes('Extension Header Parameter')) return 'JWE crit names an extension we do not support';
+    return 'JWE uses an unsupported algorithm or feature';
+  }
+  if (error instanceof joseErrors.JWEInvalid) {
+    return error.message.includes('"crit"') ? 'JWE crit header is malformed' : 'JWE is malformed';
+  }
+  return undefined;
+}
+
 async function decrypt(jwe: string, context: JwtIntrospectionContext): Promise<string> {
   let lastError: unknown;
   for (const { key } of candidateKeys(jwe, context.decryptionKeys)) {
@@ -66,15 +90,16 @@ async function decrypt(jwe: string, context: JwtIntrospectionContext): Promise<s
       const { plaintext, protectedHeader } = await compactDecrypt(jwe, key, {
         keyManagementAlgorithms: [context.encryptionAlg],
         contentEncryptionAlgorithms: [context.encryptionEnc],
+        // No compression: an introspection answer is small, and a decompression bomb costs nothing to send.
+        maxDecompressedLength: 0,
       });
-      if (protectedHeader.cty !== undefined && String(protectedHeader.cty).toUpperCase() !== 'JWT') {
-        untrusted('JWE cty is not JWT');
-      }
+      if (protectedHeader.cty !== undefined && !isJwtContentType(protectedHeader.cty)) untrusted('JWE cty is not JWT');
       return new TextDecoder().decode(plaintext);
     } catch (error) {
-      // An algorithm mismatch will not change with another key: stop at once.
-      if (error instanceof joseErrors.JOSEAlgNotAllowed) untrusted('JWE alg or enc not allowed', error);
       if (error instanceof UntrustedIntrospectionResponseError) throw error;
+      // A malformed or unsupported JWE will not change with another key: stop at once, naming what failed.
+      const failure = jweFailure(error);
+      if (failure !== undefined) untrusted(failure, error);
       lastError = error;
     }
   }
@@ -104,15 +129,14 @@ export async function decryptJwtIntrospectionResponse(
   assertMediaType(response, TOKEN_INTROSPECTION_JWT_MEDIA_TYPE);
   const body = response.body.trim();
   const parts = body.split('.').length;
-  let jws: string;
-  if (context.decryptionKeys.length > 0) {
-    if (parts !== 5)
-      untrusted(parts === 3 ? 'response is not encrypted, but keys are configured' : 'response is not a JWE');
-    jws = await decrypt(body, context);
-  } else {
+  if (context.decryptionKeys.length === 0) {
     if (parts === 5) untrusted('response is encrypted, but no private keys are configured');
-    jws = body;
+    if (parts !== 3) untrusted('response is not a JWS');
+    return body;
   }
+  if (parts !== 5)
+    untrusted(parts === 3 ? 'response is not encrypted, but keys are configured' : 'response is not a JWE');
+  const jws = await decrypt(body, context);
   if (jws.split('.').length !== 3) untrusted('decrypted payload is not a JWS');
   return jws;
 }
@@ -143,7 +167,22 @@ export async function verifyIntrospectionJws(
   }
   const introspection = payload.token_introspection;
   if (!isObject(introspection)) untrusted('token_introspection is missing or not an object');
-  return introspection as TokenIntrospection;
+  return checkedIntrospection(introspection, context.issuer);
+}
+
+/**
+ * The members whose type RFC 7662 §2.2 fixes: `active` a boolean, `exp`/`iat`/`nbf` numbers, `iss` (when present)
+ * the issuer. An answer that breaks them is malformed, not a verdict on the token: 503. Both formats.
+ */
+function checkedIntrospection(value: Record<string, unknown>, issuer: string): TokenIntrospection {
+  if (typeof value.active !== 'boolean') untrusted('active is not a boolean');
+  for (const claim of ['exp', 'iat', 'nbf'] as const) {
+    const time = value[claim];
+    if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time)))
+      untrusted(`${claim} is not a number`);
+  }
+  if (value.iss !== undefined && value.iss !== issuer) untrusted('iss is not the issuer');
+  return value as TokenIntrospection;
 }
 
 /** The whole RFC 9701 check of an AS response: decrypt, then verify. */
@@ -169,6 +208,5 @@ export function parseJsonIntrospection(body: string, issuer: string): TokenIntro
     untrusted('body is not JSON', error);
   }
   if (!isObject(value)) untrusted('body is not a JSON object');
-  if (value.iss !== undefined && value.iss !== issuer) untrusted('iss is not the issuer');
-  return value as TokenIntrospection;
+  return checkedIntrospection(value, issuer);
 }

@@ -5,6 +5,12 @@ export interface TokenRules {
   issuer: string;
   serviceProviderClaim: string;
   clockToleranceSeconds: number;
+  /** RFC 8707: when set, an `aud` in the answer must contain it. */
+  audience?: string;
+  /** A missing `token_type` is refused (refresh tokens are introspected without one). */
+  requireTokenType: boolean;
+  /** Active tokens without `sub` (client credentials) are admitted. */
+  allowTokensWithoutSubject: boolean;
 }
 
 /** The service provider named by the claim: a non-empty string, or a one-element array (legacy `aud`). */
@@ -15,8 +21,32 @@ function serviceProviderOf(claims: TokenIntrospection, claim: string): string | 
 }
 
 /**
- * What the AS vouched for, judged: the token must be `active: true` (exactly), not past its `exp`, and name a `sub`
- * and a service provider. The outcome depends only on the claims and the clock, so it may be cached with them.
+ * Only a bearer access token may be used as one (RFC 6749 §1.5, RFC 6750): `token_type` `Bearer`, any case. A refresh
+ * token has none at oidc-provider; a DPoP or certificate-bound token (`cnf`, RFC 7800) needs a proof this resource
+ * server does not check, so it must not be usable as a plain bearer token.
+ */
+function assertBearerAccessToken(claims: TokenIntrospection, rules: TokenRules): void {
+  const type = claims.token_type;
+  if (type === undefined) {
+    if (rules.requireTokenType) throw new InvalidTokenError('the answer has no token_type: not an access token');
+  } else if (typeof type !== 'string' || type.toLowerCase() !== 'bearer') {
+    throw new InvalidTokenError('the token_type is not Bearer');
+  }
+  if (claims.cnf !== undefined) {
+    throw new InvalidTokenError('the token is sender-constrained (cnf): its proof of possession is not verified here');
+  }
+}
+
+function assertAudience(claims: TokenIntrospection, audience: string | undefined): void {
+  if (audience === undefined || claims.aud === undefined) return;
+  const audiences = Array.isArray(claims.aud) ? claims.aud : [claims.aud];
+  if (!audiences.includes(audience)) throw new InvalidTokenError('the token is meant for another resource (aud)');
+}
+
+/**
+ * What the AS vouched for, judged: the token must be `active: true` (exactly), within `nbf`..`exp`, a bearer access
+ * token meant for this resource, and name a `sub` and a service provider. The outcome depends only on the claims and
+ * the clock, so it may be cached with them. (The claims' types were checked with the answer.)
  */
 export function principalFromIntrospection(
   claims: TokenIntrospection,
@@ -27,7 +57,13 @@ export function principalFromIntrospection(
   if (typeof claims.exp === 'number' && claims.exp + rules.clockToleranceSeconds <= nowSeconds) {
     throw new InvalidTokenError('the access token has expired');
   }
-  if (typeof claims.sub !== 'string' || claims.sub === '') {
+  if (typeof claims.nbf === 'number' && claims.nbf - rules.clockToleranceSeconds > nowSeconds) {
+    throw new InvalidTokenError('the access token is not valid yet (nbf)');
+  }
+  assertBearerAccessToken(claims, rules);
+  assertAudience(claims, rules.audience);
+  const hasSubject = typeof claims.sub === 'string' && claims.sub !== '';
+  if (!hasSubject && !(rules.allowTokensWithoutSubject && claims.sub === undefined)) {
     throw new InvalidTokenError('the introspection response names no subject');
   }
   const serviceProvider = serviceProviderOf(claims, rules.serviceProviderClaim);
@@ -36,7 +72,7 @@ export function principalFromIntrospection(
   }
   const scopes = typeof claims.scope === 'string' ? claims.scope.split(' ').filter(Boolean) : [];
   return Object.freeze({
-    sub: claims.sub,
+    ...(hasSubject ? { sub: claims.sub } : {}),
     issuer: rules.issuer,
     serviceProvider,
     scopes: Object.freeze(scopes),

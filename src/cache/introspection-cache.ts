@@ -12,6 +12,15 @@ export interface CachedOutcome {
   readonly freshUntil: number;
 }
 
+/** A loaded outcome and how long it may live. */
+export interface LoadedOutcome {
+  readonly outcome: IntrospectionOutcome;
+  /** The token's `exp` (epoch seconds), for a positive outcome that has one. */
+  readonly expiresAt?: number;
+  /** Epoch ms past which the outcome must not be served (an entry read from the shared tier carries its own). */
+  readonly notAfter?: number;
+}
+
 export interface IntrospectionCacheOptions {
   maxEntries: number;
   /** 0 disables the cache. */
@@ -19,19 +28,36 @@ export interface IntrospectionCacheOptions {
   inactiveTtlSeconds: number;
   /** How long past freshness a positive entry is kept, to be served only while the AS fails. */
   staleIfErrorSeconds: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
 }
 
+/** Bound of the negative LRU: a tenth of the positive one (at least 1, at most 1000). */
+export const negativeEntriesFor = (maxEntries: number): number =>
+  Math.max(1, Math.min(1000, Math.floor(maxEntries / 10)));
+
 /**
- * In-process LRU of introspection outcomes, keyed by SHA-256 of the token (the token itself is never held), each
- * entry living no longer than the token's `exp`. Concurrent misses for one token share one introspection (single
- * flight); failures are shared with the waiting requests but never stored.
+ * In-process LRUs of introspection outcomes, keyed by SHA-256 of the token (the token itself is never held), each
+ * entry living no longer than the token's `exp`. Positive and negative outcomes live in separate LRUs, so that a flood
+ * of junk tokens (each a negative entry) cannot evict the valid tokens' entries. Concurrent misses for one token share
+ * one introspection (single flight); failures are shared with the waiting requests but never stored.
  */
 export class IntrospectionCache {
-  private readonly entries?: LRUCache<string, CachedOutcome>;
+  private readonly positive?: LRUCache<string, CachedOutcome>;
+  private readonly negative?: LRUCache<string, CachedOutcome>;
   private readonly inFlight = new Map<string, Promise<IntrospectionOutcome>>();
+  private readonly now: () => number;
 
   constructor(private readonly options: IntrospectionCacheOptions) {
-    if (options.maxTtlSeconds > 0) this.entries = new LRUCache({ max: options.maxEntries });
+    this.now = options.now ?? (() => Date.now());
+    if (options.maxTtlSeconds > 0) {
+      // The LRUs' TTLs run on our clock too, so that `freshUntil` and expiry agree (and tests can move time).
+      const perf = { now: () => this.now() };
+      this.positive = new LRUCache({ max: options.maxEntries, perf });
+      if (options.inactiveTtlSeconds > 0) {
+        this.negative = new LRUCache({ max: negativeEntriesFor(options.maxEntries), perf });
+      }
+    }
   }
 
   static key(token: string): string {
@@ -41,63 +67,59 @@ export class IntrospectionCache {
 
   /** The entry, fresh or (when stale-if-error is on) stale: compare `freshUntil` with the clock. */
   get(key: string): CachedOutcome | undefined {
-    return this.entries?.get(key);
+    return this.positive?.get(key) ?? this.negative?.get(key);
   }
 
-  /**
-   * The outcome for `key`, computed by `load` at most once at a time. `expiresAt` tells until when (epoch seconds) a
-   * positive outcome stays true.
-   */
-  load(
-    key: string,
-    load: () => Promise<IntrospectionOutcome>,
-    expiresAt: (outcome: IntrospectionOutcome) => number | undefined,
-  ): Promise<IntrospectionOutcome> {
+  /** The outcome for `key`, computed by `load` at most once at a time, then stored for as long as it may live. */
+  load(key: string, load: () => Promise<LoadedOutcome>): Promise<IntrospectionOutcome> {
     const pending = this.inFlight.get(key);
     if (pending) return pending;
     const promise = load()
-      .then((outcome) => {
-        this.store(key, outcome, expiresAt(outcome));
-        return outcome;
+      .then((loaded) => {
+        this.store(key, loaded);
+        return loaded.outcome;
       })
       .finally(() => this.inFlight.delete(key));
     this.inFlight.set(key, promise);
     return promise;
   }
 
-  private store(key: string, outcome: IntrospectionOutcome, expiresAt: number | undefined): void {
-    if (!this.entries) return;
-    const now = Date.now();
-    const { freshMs, keepMs } = lifetimesOf(outcome, expiresAt, this.options, now);
+  private store(key: string, loaded: LoadedOutcome): void {
+    const now = this.now();
+    const { freshMs, keepMs } = lifetimesOf(loaded, this.options, now);
     if (freshMs <= 0 || keepMs < 1) return;
-    this.entries.set(key, { outcome, freshUntil: now + freshMs }, { ttl: Math.floor(keepMs) });
+    const lru = loaded.outcome instanceof Error ? this.negative : this.positive;
+    lru?.set(key, { outcome: loaded.outcome, freshUntil: now + freshMs }, { ttl: Math.floor(keepMs) });
   }
 
   get size(): number {
-    return this.entries?.size ?? 0;
+    return (this.positive?.size ?? 0) + (this.negative?.size ?? 0);
   }
 
   clear(): void {
-    this.entries?.clear();
+    this.positive?.clear();
+    this.negative?.clear();
   }
 }
 
 /**
  * How long an outcome may be served (fresh) and kept (fresh + stale-if-error): positive min(maxTtl, exp − now), kept
- * staleIfError longer but never past `exp`; negative (inactive) only inactiveTtl. Shared by both cache tiers.
+ * staleIfError longer but never past `exp`; negative (inactive) only inactiveTtl. Never past `notAfter`. Shared by
+ * both cache tiers.
  */
 export function lifetimesOf(
-  outcome: IntrospectionOutcome,
-  expiresAt: number | undefined,
-  options: Omit<IntrospectionCacheOptions, 'maxEntries'>,
+  loaded: LoadedOutcome,
+  options: Omit<IntrospectionCacheOptions, 'maxEntries' | 'now'>,
   now: number,
 ): { freshMs: number; keepMs: number } {
   const { maxTtlSeconds, inactiveTtlSeconds, staleIfErrorSeconds } = options;
-  if (outcome instanceof Error) {
-    const ms = Math.min(inactiveTtlSeconds, maxTtlSeconds) * 1000;
+  const untilNotAfterMs = loaded.notAfter === undefined ? Infinity : loaded.notAfter - now;
+  if (loaded.outcome instanceof Error) {
+    const ms = Math.min(inactiveTtlSeconds * 1000, maxTtlSeconds * 1000, untilNotAfterMs);
     return { freshMs: ms, keepMs: ms };
   }
-  const untilExpMs = expiresAt === undefined ? Infinity : expiresAt * 1000 - now;
-  const freshMs = Math.min(maxTtlSeconds * 1000, untilExpMs);
-  return { freshMs, keepMs: Math.min(freshMs + staleIfErrorSeconds * 1000, untilExpMs) };
+  const untilExpMs = loaded.expiresAt === undefined ? Infinity : loaded.expiresAt * 1000 - now;
+  const limitMs = Math.min(untilExpMs, untilNotAfterMs);
+  const freshMs = Math.min(maxTtlSeconds * 1000, limitMs);
+  return { freshMs, keepMs: Math.min(freshMs + staleIfErrorSeconds * 1000, limitMs) };
 }

@@ -1,4 +1,4 @@
-import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 
@@ -6,30 +6,64 @@ export interface SharedIntrospectionStoreOptions {
   url: string;
   /** Separates resource servers sharing one Redis. */
   namespace: string;
-  /** Keys the entries' MAC; derived from the client secret, which every instance of this RS has and Redis has not. */
+  /** `cache.redisSecret`: at least 32 bytes, shared by the instances of this RS and by nothing else. */
   secret: string;
   /** Budget of one Redis command: past it the request goes to the AS instead. */
   commandTimeoutMs: number;
+  /** Milliseconds since the epoch; injectable for tests. */
+  now?: () => number;
 }
 
+/** What the shared tier holds for a token: the AS's answer (the proof) and the absolute end of its life. */
+export interface SharedEntry {
+  readonly proof: string;
+  /** Epoch ms; the entry is a miss from then on, whatever Redis says. */
+  readonly expiresAt: number;
+}
+
+const VERSION = 'v2';
+const IV_BYTES = 12;
+const TAG_BYTES = 16;
+
+/** The Redis client and its lifecycle: ioredis is an optional peer, loaded only when the tier is on. */
+export type RedisConnector = (url: string, commandTimeoutMs: number) => Promise<Redis>;
+
+export const connectWithIoredis: RedisConnector = async (url, commandTimeoutMs) => {
+  const { Redis } = await import('ioredis');
+  return new Redis(url, {
+    lazyConnect: false,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    commandTimeout: commandTimeoutMs,
+    connectTimeout: 2_000,
+    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+  });
+};
+
 /**
- * Optional second cache tier shared by several API instances. Redis is not trusted: each entry carries an HMAC over
- * its key and content (so an entry cannot be forged, altered or moved to another token's key), and the caller
- * verifies the stored proof again (the signed JWT in `jwt` format). Redis failing never fails a request: a read
- * error is a miss, a write error is dropped, both logged once per outage.
+ * Optional second cache tier shared by several API instances. Redis is not trusted: each entry is encrypted and
+ * authenticated (AES-256-GCM, key derived from `redisSecret` with HKDF), and the authenticated data binds it to its
+ * token's key and to its absolute expiry. So an entry cannot be read, forged, altered, moved to another token, or
+ * replayed after it expired (a captured entry re-inserted after a revocation is a miss once its life is over). The
+ * Redis key itself is an HMAC of the token hash, so Redis cannot even confirm that it holds a known token. Redis
+ * failing never fails a request: a read error is a miss, a write error is dropped, both logged once per outage.
  */
 export class SharedIntrospectionStore {
   private readonly logger = new Logger('ResourceServerCache');
-  private readonly macKey: Buffer;
+  private readonly encryptionKey: Buffer;
+  private readonly keyNamingKey: Buffer;
+  private readonly now: () => number;
   private healthy = true;
 
-  private constructor(
+  constructor(
     private readonly redis: Redis,
     private readonly options: SharedIntrospectionStoreOptions,
   ) {
-    this.macKey = Buffer.from(
-      hkdfSync('sha256', options.secret, options.namespace, 'nest-resource-server cache mac', 32),
-    );
+    this.now = options.now ?? (() => Date.now());
+    const derive = (purpose: string): Buffer =>
+      Buffer.from(hkdfSync('sha256', options.secret, options.namespace, `nest-resource-server cache ${purpose}`, 32));
+    this.encryptionKey = derive('aes-256-gcm v2');
+    this.keyNamingKey = derive('key v2');
     redis.on('error', (error: Error) => this.unhealthy(error));
     redis.on('ready', () => {
       if (!this.healthy) this.logger.log('shared cache reachable again');
@@ -37,18 +71,12 @@ export class SharedIntrospectionStore {
     });
   }
 
-  /** Connects lazily: an unreachable Redis at start-up must not stop the app. ioredis is an optional peer. */
-  static async connect(options: SharedIntrospectionStoreOptions): Promise<SharedIntrospectionStore> {
-    const { Redis } = await import('ioredis');
-    const redis = new Redis(options.url, {
-      lazyConnect: false,
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      commandTimeout: options.commandTimeoutMs,
-      connectTimeout: 2_000,
-      retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
-    });
-    return new SharedIntrospectionStore(redis, options);
+  /** Connects lazily: an unreachable Redis at start-up must not stop the app. */
+  static async connect(
+    options: SharedIntrospectionStoreOptions,
+    connector: RedisConnector = connectWithIoredis,
+  ): Promise<SharedIntrospectionStore> {
+    return new SharedIntrospectionStore(await connector(options.url, options.commandTimeoutMs), options);
   }
 
   private unhealthy(error: unknown): void {
@@ -61,41 +89,64 @@ export class SharedIntrospectionStore {
     this.healthy = false;
   }
 
-  private redisKey(key: string): string {
-    return `nrs:${this.options.namespace}:${key}`;
+  /** The Redis key of a token key: an HMAC, namespaced. */
+  redisKey(key: string): string {
+    return `nrs:v2:${createHmac('sha256', this.keyNamingKey).update(key).digest('base64url')}`;
   }
 
-  private mac(key: string, proof: string): Buffer {
-    return createHmac('sha256', this.macKey).update(key).update('\n').update(proof).digest();
+  private additionalData(redisKey: string, expiresAt: number): Buffer {
+    return Buffer.from(`${VERSION}\n${this.options.namespace}\n${redisKey}\n${expiresAt}`);
   }
 
-  /** The stored proof for this token key, if present and its MAC holds. */
-  async get(key: string): Promise<string | undefined> {
+  /** The entry for this token key, if present, authentic, bound to this key and not past its expiry. */
+  async get(key: string): Promise<SharedEntry | undefined> {
+    const redisKey = this.redisKey(key);
     let value: string | null;
     try {
-      value = await this.redis.get(this.redisKey(key));
+      value = await this.redis.get(redisKey);
     } catch (error) {
       this.unhealthy(error);
       return undefined;
     }
     if (value === null) return undefined;
-    const dot = value.indexOf('.');
-    if (dot <= 0) return undefined;
-    const stored = Buffer.from(value.slice(0, dot), 'base64url');
-    const proof = value.slice(dot + 1);
-    const expected = this.mac(key, proof);
-    if (stored.length !== expected.length || !timingSafeEqual(stored, expected)) {
-      this.logger.warn('shared cache entry failed its integrity check; ignored');
-      return undefined;
-    }
-    return proof;
+    const entry = this.open(redisKey, value);
+    if (entry === undefined) this.logger.warn('shared cache entry failed its integrity check; ignored');
+    return entry !== undefined && entry.expiresAt > this.now() ? entry : undefined;
   }
 
-  /** Stores the proof for `ttlMs`; fire and forget. */
+  private open(redisKey: string, value: string): SharedEntry | undefined {
+    const parts = value.split('.');
+    if (parts.length !== 5 || parts[0] !== VERSION || !/^\d{1,15}$/.test(parts[1]!)) return undefined;
+    const expiresAt = Number(parts[1]);
+    const iv = Buffer.from(parts[2]!, 'base64url');
+    const ciphertext = Buffer.from(parts[3]!, 'base64url');
+    const tag = Buffer.from(parts[4]!, 'base64url');
+    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) return undefined;
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, iv, { authTagLength: TAG_BYTES });
+      decipher.setAAD(this.additionalData(redisKey, expiresAt));
+      decipher.setAuthTag(tag);
+      const proof = Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
+      return { proof, expiresAt };
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Stores the proof for `ttlMs` from now; fire and forget. */
   set(key: string, proof: string, ttlMs: number): void {
     if (ttlMs < 1) return;
-    const value = `${this.mac(key, proof).toString('base64url')}.${proof}`;
-    this.redis.set(this.redisKey(key), value, 'PX', Math.floor(ttlMs)).catch((error: unknown) => this.unhealthy(error));
+    const ttl = Math.floor(ttlMs);
+    const expiresAt = this.now() + ttl;
+    const redisKey = this.redisKey(key);
+    const iv = randomBytes(IV_BYTES);
+    const cipher = createCipheriv('aes-256-gcm', this.encryptionKey, iv, { authTagLength: TAG_BYTES });
+    cipher.setAAD(this.additionalData(redisKey, expiresAt));
+    const ciphertext = Buffer.concat([cipher.update(proof, 'utf8'), cipher.final()]);
+    const value = [VERSION, String(expiresAt), iv, ciphertext, cipher.getAuthTag()]
+      .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
+      .join('.');
+    this.redis.set(redisKey, value, 'PX', ttl).catch((error: unknown) => this.unhealthy(error));
   }
 
   async close(): Promise<void> {

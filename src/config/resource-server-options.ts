@@ -12,13 +12,18 @@ export interface TokenIntrospection {
   iss?: string;
   aud?: string | string[];
   token_type?: string;
+  /** RFC 7800 confirmation: present on sender-constrained (DPoP, mTLS) tokens. */
+  cnf?: Record<string, unknown>;
   [claim: string]: unknown;
 }
 
 /** `request.user` when no `resolveUser` is configured. */
 export interface ResourceServerPrincipal {
-  /** The subject as the AS returns it to this resource server (public or pairwise). */
-  readonly sub: string;
+  /**
+   * The subject as the AS returns it to this resource server (public or pairwise). Absent only for tokens without a
+   * subject (client credentials), which are admitted only with `allowTokensWithoutSubject`.
+   */
+  readonly sub?: string;
   /** The AS that vouched for the token (the configured `issuer`). */
   readonly issuer: string;
   /** The client that the token was issued to: the value of `serviceProviderClaim`. */
@@ -35,48 +40,84 @@ export type ResolveUser<User = unknown> = (
 ) => Promise<User | null | undefined> | User | null | undefined;
 
 export interface ResourceServerCacheOptions {
-  /** Longest life of a positive entry, in seconds; never past the token's `exp`. 0 turns caching off. Default 60. */
+  /** Longest life of a positive entry, in seconds; never past the token's `exp`. 0 turns caching off. Default 60, at most 3600. */
   maxTtlSeconds?: number;
-  /** Most entries held in process. Default 10 000. */
+  /** Most positive entries held in process. Default 10 000. Negative entries have their own, smaller bound. */
   maxEntries?: number;
   /** Life of a negative entry (inactive token), in seconds. Default 5. 0 never caches them. */
   inactiveTtlSeconds?: number;
-  /** Optional shared second tier for several API instances; entries are verified again on read. */
+  /** Optional shared second tier for several API instances (needs the optional peer `ioredis` and `redisSecret`). */
   redisUrl?: string;
+  /**
+   * At least 32 bytes (e.g. `openssl rand -base64 32`), the same on every instance: the entries in Redis are
+   * encrypted and authenticated with keys derived from it. Without it the shared tier stays off.
+   */
+  redisSecret?: string;
 }
 
 export interface ResourceServerCircuitBreakerOptions {
-  /** Consecutive AS failures that open the circuit. Default 5. */
+  /** Consecutive AS outages (connection errors, timeouts, 5xx, refused client credentials) that open the circuit. Default 5. */
   failureThreshold?: number;
   /** Seconds the circuit stays open (503 at once) before one probe. Default 10. */
   openSeconds?: number;
 }
 
-/** Options of `ResourceServerModule`; see the README's settings table (README "Settings"). */
+/** Options of `ResourceServerModule`; the README's "Settings" table gives the environment names and defaults. */
 export interface ResourceServerOptions<User = unknown> {
+  /** The AS issuer, exactly as it writes `iss`; the base of discovery. Required. */
   issuer?: string;
+  /** Introspection endpoint; default from discovery. Set it to allow an endpoint on another origin than the issuer. */
   introspectionEndpoint?: string;
+  /** The AS's JWKS (introspection signing keys); default from discovery. */
   jwksUri?: string;
+  /** This resource server's client id at the AS: the expected `aud` of introspection answers. Required. */
   clientId?: string;
+  /** This resource server's client secret at the AS. Required. */
   clientSecret?: string;
+  /** How the RS authenticates to the introspection endpoint. Default `client_secret_post`. */
   clientAuthMethod?: 'client_secret_post' | 'client_secret_basic';
+  /** `jwt` (RFC 9701 signed, and encrypted when `privateKeys` is set) or `json` (plain RFC 7662). Default `jwt`. */
   introspectionFormat?: 'jwt' | 'json';
+  /** The RS's private key(s): PEM, JWK, JWK Set or a list; they decrypt answers, their public part is served at `/jwks`. */
   privateKeys?: PrivateKeyInput;
+  /** JWE `alg` of encrypted answers. Default `RSA-OAEP`. */
   encryptionAlg?: string;
+  /** JWE `enc` of encrypted answers. Default `A256GCM`. */
   encryptionEnc?: string;
+  /** Allowed JWS `alg`s of answers; never `none`; HS* (keyed by the client secret) only if listed. Default `['ES256']`. */
   signingAlgs?: string[];
+  /** The token must carry at least one of these scopes. Default none. */
   scopes?: string[];
+  /** Claim of `token_introspection` naming the service provider. Default `client_id` (`aud` for legacy Agent Connect). */
   serviceProviderClaim?: string;
+  /** Service providers admitted by a bare `@AllowedServiceProviders()`. Default none. */
   allowedServiceProviders?: string[];
+  /** Deadline of one validation that asks the AS (queue, call and retry), in milliseconds. Default 5000. */
   timeoutMs?: number;
+  /** Tolerance of every time check, in seconds. Default 5. */
   clockToleranceSeconds?: number;
-  /** `realm` of the `WWW-Authenticate` challenge. Default `api`. */
+  /** `realm` of the `WWW-Authenticate` challenge. Default `api`; an invalid value is logged and replaced by it. */
   realm?: string;
+  /** RFC 8707: when set, an answer's `aud` (if present) must contain this value. */
+  audience?: string;
+  /**
+   * An active answer must carry `token_type` (`Bearer`). Default true: oidc-provider introspects refresh tokens as
+   * active without `token_type`. `false` admits a missing `token_type` (for an AS that never sends it).
+   */
+  requireTokenType?: boolean;
+  /** Admit active tokens without `sub` (client credentials); the principal then has no `sub`. Default false. */
+  allowTokensWithoutSubject?: boolean;
+  /** The introspection cache. */
   cache?: ResourceServerCacheOptions;
-  /** While the AS is unreachable, keep serving a cached positive result this many seconds past its freshness
-   * (never past the token's `exp`). Default 0. */
+  /**
+   * While the AS is down (connection errors, timeouts, 5xx, open circuit), keep serving a cached positive result this
+   * many seconds past its freshness, never past the token's `exp`. Default 0, at most 300.
+   */
   staleIfErrorSeconds?: number;
+  /** When to stop calling an AS that is down. */
   circuitBreaker?: ResourceServerCircuitBreakerOptions;
+  /** Most introspection calls in flight at once; more wait (until their deadline) for a free place. Default 32. */
+  maxConcurrentIntrospections?: number;
   /** Maps the principal to the app's user; `null`/`undefined` means "no such user" (401). */
   resolveUser?: ResolveUser<User>;
 }

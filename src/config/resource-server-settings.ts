@@ -7,10 +7,13 @@ import {
   IsOptional,
   IsString,
   IsUrl,
+  IsBoolean,
   Matches,
   Max,
   Min,
   validateSync,
+  ValidateBy,
+  type ValidationOptions,
 } from 'class-validator';
 import type { DecryptionKey } from '../keys/decryption-keys.js';
 import { CONTENT_ENCRYPTION_ALGORITHMS, KEY_MANAGEMENT_ALGORITHMS, SIGNING_ALGORITHMS } from './algorithms.js';
@@ -79,42 +82,59 @@ export class ResourceServerSettingsSchema {
   @IsNotEmpty({ each: true, message: 'allowedServiceProviders must not hold an empty id' })
   allowedServiceProviders!: string[];
 
-  @IsInt({ message: 'timeoutMs must be a whole number of milliseconds' })
-  @Min(1, { message: 'timeoutMs must be positive' })
+  // Decorators run bottom-up and validation stops at the first failure: the type check sits lowest, so that
+  // `abc` is "not a whole number", not "more than the maximum".
   @Max(300_000, { message: 'timeoutMs must be at most 300000' })
+  @Min(1, { message: 'timeoutMs must be positive' })
+  @IsInt({ message: 'timeoutMs must be a whole number of milliseconds' })
   timeoutMs!: number;
 
-  @IsInt({ message: 'clockToleranceSeconds must be a whole number of seconds' })
-  @Min(0, { message: 'clockToleranceSeconds must not be negative' })
   @Max(300, { message: 'clockToleranceSeconds must be at most 300' })
+  @Min(0, { message: 'clockToleranceSeconds must not be negative' })
+  @IsInt({ message: 'clockToleranceSeconds must be a whole number of seconds' })
   clockToleranceSeconds!: number;
 
-  @Matches(/^[\x21\x23-\x5B\x5D-\x7E ]+$/, { message: 'realm must be printable ASCII without quotes or backslashes' })
-  realm!: string;
+  @IsOptional()
+  @IsNotEmpty({ message: 'audience must not be empty' })
+  @IsString({ message: 'audience must be a string' })
+  audience?: string;
 
-  @IsInt({ message: 'cache.maxTtlSeconds must be a whole number of seconds' })
+  @IsBoolean({ message: 'requireTokenType must be true or false' })
+  requireTokenType!: boolean;
+
+  @IsBoolean({ message: 'allowTokensWithoutSubject must be true or false' })
+  allowTokensWithoutSubject!: boolean;
+
+  @Max(3600, { message: 'cache.maxTtlSeconds must be at most 3600' })
   @Min(0, { message: 'cache.maxTtlSeconds must not be negative' })
+  @IsInt({ message: 'cache.maxTtlSeconds must be a whole number of seconds' })
   cacheMaxTtlSeconds!: number;
 
-  @IsInt({ message: 'cache.maxEntries must be a whole number' })
   @Min(1, { message: 'cache.maxEntries must be positive' })
+  @IsInt({ message: 'cache.maxEntries must be a whole number' })
   cacheMaxEntries!: number;
 
-  @IsInt({ message: 'cache.inactiveTtlSeconds must be a whole number of seconds' })
   @Min(0, { message: 'cache.inactiveTtlSeconds must not be negative' })
+  @IsInt({ message: 'cache.inactiveTtlSeconds must be a whole number of seconds' })
   cacheInactiveTtlSeconds!: number;
 
-  @IsInt({ message: 'staleIfErrorSeconds must be a whole number of seconds' })
+  @Max(300, { message: 'staleIfErrorSeconds must be at most 300' })
   @Min(0, { message: 'staleIfErrorSeconds must not be negative' })
+  @IsInt({ message: 'staleIfErrorSeconds must be a whole number of seconds' })
   staleIfErrorSeconds!: number;
 
-  @IsInt({ message: 'circuitBreaker.failureThreshold must be a whole number' })
   @Min(1, { message: 'circuitBreaker.failureThreshold must be positive' })
+  @IsInt({ message: 'circuitBreaker.failureThreshold must be a whole number' })
   circuitBreakerFailureThreshold!: number;
 
-  @IsInt({ message: 'circuitBreaker.openSeconds must be a whole number of seconds' })
   @Min(0, { message: 'circuitBreaker.openSeconds must not be negative' })
+  @IsInt({ message: 'circuitBreaker.openSeconds must be a whole number of seconds' })
   circuitBreakerOpenSeconds!: number;
+
+  @Max(1024, { message: 'maxConcurrentIntrospections must be at most 1024' })
+  @Min(1, { message: 'maxConcurrentIntrospections must be positive' })
+  @IsInt({ message: 'maxConcurrentIntrospections must be a whole number' })
+  maxConcurrentIntrospections!: number;
 
   @IsOptional()
   @IsUrl(
@@ -122,6 +142,14 @@ export class ResourceServerSettingsSchema {
     { message: 'cache.redisUrl must be a redis:// or rediss:// URL' },
   )
   cacheRedisUrl?: string;
+
+  @IsOptional()
+  @MinUtf8Bytes(32, { message: 'cache.redisSecret must be at least 32 bytes (e.g. openssl rand -base64 32)' })
+  @IsString({ message: 'cache.redisSecret must be a string' })
+  cacheRedisSecret?: string;
+
+  /** Realm of RFC 6750 challenges; checked apart (an invalid one falls back to the default, it is not a problem). */
+  realm!: string;
 }
 
 /** Everything the module runs on, defaults applied and keys imported. */
@@ -129,6 +157,16 @@ export interface ResourceServerSettings extends ResourceServerSettingsSchema {
   privateKeys?: PrivateKeyInput;
   decryptionKeys: DecryptionKey[];
   resolveUser?: ResolveUser;
+}
+
+function MinUtf8Bytes(bytes: number, options: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'minUtf8Bytes',
+      validator: { validate: (value) => typeof value === 'string' && Buffer.byteLength(value) >= bytes },
+    },
+    options,
+  );
 }
 
 export const DEFAULTS = {
@@ -147,7 +185,14 @@ export const DEFAULTS = {
   staleIfErrorSeconds: 0,
   circuitBreakerFailureThreshold: 5,
   circuitBreakerOpenSeconds: 10,
+  maxConcurrentIntrospections: 32,
+  requireTokenType: true,
+  allowTokensWithoutSubject: false,
 } as const;
+
+/** RFC 6750 §3 `realm` is a quoted-string: printable ASCII without `"` or `\` keeps the challenge unambiguous. */
+export const isValidRealm = (realm: unknown): realm is string =>
+  typeof realm === 'string' && /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/.test(realm);
 
 /** Applies defaults and validates; returns the settings without keys, or the list of problems. */
 export function validateOptions(
@@ -169,11 +214,16 @@ export function validateOptions(
     allowedServiceProviders: options.allowedServiceProviders ?? [],
     timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
     clockToleranceSeconds: options.clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds,
-    realm: options.realm ?? DEFAULTS.realm,
+    realm: isValidRealm(options.realm) ? options.realm : DEFAULTS.realm,
     cacheMaxTtlSeconds: options.cache?.maxTtlSeconds ?? DEFAULTS.cacheMaxTtlSeconds,
     cacheMaxEntries: options.cache?.maxEntries ?? DEFAULTS.cacheMaxEntries,
     cacheInactiveTtlSeconds: options.cache?.inactiveTtlSeconds ?? DEFAULTS.cacheInactiveTtlSeconds,
     cacheRedisUrl: options.cache?.redisUrl,
+    cacheRedisSecret: options.cache?.redisSecret,
+    audience: options.audience,
+    requireTokenType: options.requireTokenType ?? DEFAULTS.requireTokenType,
+    allowTokensWithoutSubject: options.allowTokensWithoutSubject ?? DEFAULTS.allowTokensWithoutSubject,
+    maxConcurrentIntrospections: options.maxConcurrentIntrospections ?? DEFAULTS.maxConcurrentIntrospections,
     staleIfErrorSeconds: options.staleIfErrorSeconds ?? DEFAULTS.staleIfErrorSeconds,
     circuitBreakerFailureThreshold: options.circuitBreaker?.failureThreshold ?? DEFAULTS.circuitBreakerFailureThreshold,
     circuitBreakerOpenSeconds: options.circuitBreaker?.openSeconds ?? DEFAULTS.circuitBreakerOpenSeconds,

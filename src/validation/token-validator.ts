@@ -6,6 +6,7 @@ import {
   IntrospectionCache,
   type IntrospectionOutcome,
   lifetimesOf,
+  type LoadedOutcome,
 } from '../cache/introspection-cache.js';
 import type { SharedIntrospectionStore } from '../cache/shared-introspection-store.js';
 import type { TokenIntrospection } from '../config/resource-server-options.js';
@@ -47,8 +48,10 @@ export class TokenValidator implements OnApplicationShutdown {
     const key = IntrospectionCache.key(token);
     const cached = cache.get(key);
     if (cached !== undefined && Date.now() < cached.freshUntil) return this.judge(cached.outcome, settings);
+    // One deadline for the whole miss (waiting for a place, the call, its retry): then the client gets its 503.
+    const deadline = Date.now() + settings.timeoutMs;
     return cache
-      .load(key, () => this.introspect(token, key, settings), expiryOf)
+      .load(key, () => this.introspect(token, key, settings, deadline))
       .then(
         (outcome) => this.judge(outcome, settings),
         (error: unknown) => this.judge(this.staleOrFail(error, cached), settings),
@@ -66,22 +69,34 @@ export class TokenValidator implements OnApplicationShutdown {
     token: string,
     key: string,
     settings: ResourceServerSettings,
-  ): Promise<IntrospectionOutcome> {
+    deadline: number,
+  ): Promise<LoadedOutcome> {
     const now = Date.now();
-    if (!this.shared) return this.outcomeOf(await this.client.fetchIntrospection(token), settings, now);
-    const stored = await this.fromSharedStore(key);
-    if (stored) return this.outcomeOf(stored, settings, now);
-    const { claims, proof } = await this.client.fetchIntrospectionWithProof(token);
-    const outcome = this.outcomeOf(claims, settings, now);
-    this.shared.set(key, proof, lifetimesOf(outcome, expiryOf(outcome), this.cacheOptions(settings), now).freshMs);
-    return outcome;
+    const stored = this.shared ? await this.fromSharedStore(key) : undefined;
+    if (stored) {
+      const outcome = this.outcomeOf(stored.claims, settings, now);
+      // In process, never past the entry's own expiry: a second instance must not extend a revoked token's life.
+      return { outcome, expiresAt: expiryOf(outcome), notAfter: stored.expiresAt };
+    }
+    let answer: { claims: TokenIntrospection; proof: string };
+    try {
+      answer = await this.client.fetchIntrospection(token, deadline);
+    } catch (error) {
+      // The AS said, without an introspection answer, that this is not an access token it introspects.
+      if (error instanceof InvalidTokenError) return { outcome: error };
+      throw error;
+    }
+    const outcome = this.outcomeOf(answer.claims, settings, now);
+    const loaded = { outcome, expiresAt: expiryOf(outcome) };
+    this.shared?.set(key, answer.proof, lifetimesOf(loaded, this.cacheOptions(settings), now).freshMs);
+    return loaded;
   }
 
-  private async fromSharedStore(key: string): Promise<TokenIntrospection | undefined> {
-    const proof = await this.shared!.get(key);
-    if (proof === undefined) return undefined;
+  private async fromSharedStore(key: string): Promise<{ claims: TokenIntrospection; expiresAt: number } | undefined> {
+    const entry = await this.shared!.get(key);
+    if (entry === undefined) return undefined;
     try {
-      return await this.client.verifyProof(proof);
+      return { claims: await this.client.verifyProof(entry.proof), expiresAt: entry.expiresAt };
     } catch (error) {
       // A stale or tampered entry is a miss: the AS decides.
       this.logger.warn(
@@ -110,11 +125,17 @@ export class TokenValidator implements OnApplicationShutdown {
 
   /**
    * The AS could not vouch for the token. A stale positive entry (kept only with staleIfErrorSeconds, never past
-   * `exp`) is served while the AS is unavailable; otherwise the failure goes to the client as a 503, and the operator
-   * reads the failed check in the log. Anything unexpected becomes a 503 too, never a 500.
+   * `exp`) is served during a real outage only (the AS down, slow, failing, or our credentials refused; never a
+   * per-token answer, which junk tokens could provoke); otherwise the failure goes to the client as a 503, and the
+   * operator reads the failed check in the log. Anything unexpected becomes a 503 too, never a 500.
    */
   private staleOrFail(error: unknown, stale: CachedOutcome | undefined): IntrospectionOutcome {
-    if (error instanceof AuthorizationServerUnavailableError && stale && !(stale.outcome instanceof Error)) {
+    if (
+      error instanceof AuthorizationServerUnavailableError &&
+      error.outage &&
+      stale &&
+      !(stale.outcome instanceof Error)
+    ) {
       this.logger.warn(`serving a cached result while the authorization server fails: ${error.message}`);
       return stale.outcome;
     }

@@ -32,8 +32,9 @@ describe('docker-compose.yml', () => {
 
   it('has the three services: authorization-server, api, redis', () => {
     expect(Object.keys(services).sort()).toEqual(['api', 'authorization-server', 'redis']);
-    expect(services['authorization-server']!.image).toMatch(/^node:20\b/);
-    expect(services.api!.image).toMatch(/^node:20\b/);
+    // A maintained Node LTS line (22 or 24), never an end-of-life one.
+    expect(services['authorization-server']!.image).toMatch(/^node:(22|24)\b/);
+    expect(services.api!.image).toMatch(/^node:(22|24)\b/);
     expect(services.redis!.image).toMatch(/^redis:7\b/);
   });
 
@@ -61,7 +62,13 @@ describe('docker-compose.yml', () => {
     const names = Object.keys(env('api'));
     expect(names.filter((name) => !allowed.has(name))).toEqual([]);
     expect(names).toEqual(
-      expect.arrayContaining(['OIDC_OP_URL', 'OIDC_RS_CLIENT_ID', 'OIDC_RS_CLIENT_SECRET', 'OIDC_RS_CACHE_REDIS_URL']),
+      expect.arrayContaining([
+        'OIDC_OP_URL',
+        'OIDC_RS_CLIENT_ID',
+        'OIDC_RS_CLIENT_SECRET',
+        'OIDC_RS_CACHE_REDIS_URL',
+        'OIDC_RS_CACHE_REDIS_SECRET',
+      ]),
     );
   });
 
@@ -77,7 +84,21 @@ describe('docker-compose.yml', () => {
     expect(api.OIDC_RS_CLIENT_ID).toBe(as.OIDC_RS_CLIENT_ID);
     expect(api.OIDC_RS_CLIENT_SECRET).toBe(as.OIDC_RS_CLIENT_SECRET);
     expect(api.OIDC_RS_CACHE_REDIS_URL).toMatch(/^redis:\/\/127\.0\.0\.1:6379$/);
-    expect(services.api!.depends_on).toEqual(expect.arrayContaining(['authorization-server', 'redis']));
+    // Without the secret the shared tier stays off: it must be set, at least 32 bytes.
+    expect(Buffer.byteLength(api.OIDC_RS_CACHE_REDIS_SECRET ?? '')).toBeGreaterThanOrEqual(32);
+    expect(services.api!.depends_on).toEqual({
+      'authorization-server': { condition: 'service_healthy' },
+      redis: { condition: 'service_healthy' },
+    });
+  });
+
+  it('every service has a healthcheck', () => {
+    for (const [name, service] of Object.entries(services)) {
+      expect({ name, test: (service.healthcheck as { test?: unknown } | undefined)?.test }).toEqual({
+        name,
+        test: expect.arrayContaining(['CMD']),
+      });
+    }
   });
 
   it('every name used, and every library setting, is documented in .env.example', () => {

@@ -4,6 +4,7 @@
  * log is captured to prove that no line carries a token or a secret.
  */
 import { randomBytes } from 'node:crypto';
+import { jest } from '@jest/globals';
 import { inspect } from 'node:util';
 import { Logger, type LoggerService, type LogLevel } from '@nestjs/common';
 import { request } from 'undici';
@@ -136,5 +137,50 @@ export function captureNestLogs(): { logger: CapturingLogger; lines: string[]; r
       Logger.overrideLogger(previous.instance ?? false);
       statics.logLevels = previous.levels;
     },
+  };
+}
+
+/** Every fakeable API but Date (for jest.useFakeTimers({ advanceTimers: true, doNotFake: NOT_DATE })): only the wall clock is moved forward. */
+export const NOT_DATE: (
+  | 'hrtime'
+  | 'nextTick'
+  | 'performance'
+  | 'queueMicrotask'
+  | 'requestAnimationFrame'
+  | 'cancelAnimationFrame'
+  | 'requestIdleCallback'
+  | 'cancelIdleCallback'
+  | 'setImmediate'
+  | 'clearImmediate'
+  | 'setInterval'
+  | 'clearInterval'
+  | 'setTimeout'
+  | 'clearTimeout'
+)[] = [
+  'hrtime',
+  'nextTick',
+  'performance',
+  'queueMicrotask',
+  'requestAnimationFrame',
+  'cancelAnimationFrame',
+  'requestIdleCallback',
+  'cancelIdleCallback',
+  'setImmediate',
+  'clearImmediate',
+  'setInterval',
+  'clearInterval',
+  'setTimeout',
+  'clearTimeout',
+];
+
+/**
+ * Takes over the wall clock (Date only): `moveBy(ms)` moves it forward, `restore()` puts the real clock back. Timers,
+ * promises and sockets keep real time: it is how a test says "60 s later" without waiting 60 s.
+ */
+export function fakeWallClock(): { moveBy(ms: number): void; restore(): void } {
+  jest.useFakeTimers({ advanceTimers: true, doNotFake: NOT_DATE });
+  return {
+    moveBy: (ms) => jest.setSystemTime(Date.now() + ms),
+    restore: () => jest.useRealTimers(),
   };
 }

@@ -33,45 +33,13 @@ import {
   LOG_LEVELS,
   linesContaining,
   newToken,
+  NOT_DATE,
   type HttpResult,
 } from './e2e-helpers.js';
 
 const TIMEOUT = 30_000;
 const CLIENT_ID = 'rs-faults';
 const CLIENT_SECRET = 'rs-faults-secret-Pw81ZqN4mX0tL6yA';
-
-/** Every fakeable API but Date: only the wall clock is moved forward. */
-const NOT_DATE: (
-  | 'hrtime'
-  | 'nextTick'
-  | 'performance'
-  | 'queueMicrotask'
-  | 'requestAnimationFrame'
-  | 'cancelAnimationFrame'
-  | 'requestIdleCallback'
-  | 'cancelIdleCallback'
-  | 'setImmediate'
-  | 'clearImmediate'
-  | 'setInterval'
-  | 'clearInterval'
-  | 'setTimeout'
-  | 'clearTimeout'
-)[] = [
-  'hrtime',
-  'nextTick',
-  'performance',
-  'queueMicrotask',
-  'requestAnimationFrame',
-  'cancelAnimationFrame',
-  'requestIdleCallback',
-  'cancelIdleCallback',
-  'setImmediate',
-  'clearImmediate',
-  'setInterval',
-  'clearInterval',
-  'setTimeout',
-  'clearTimeout',
-];
 
 /** Every status seen by these tests, to report that none was a 500. */
 const statuses: number[] = [];

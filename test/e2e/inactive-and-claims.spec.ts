@@ -113,11 +113,38 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
       ['active without sub', () => active({ sub: undefined })],
       ['active with an empty sub', () => active({ sub: '' })],
       ['active without client_id', () => active({ client_id: undefined })],
+      ['exp in the past (an active answer)', () => active({ exp: now() - 60, iat: now() - 660 })],
+      ['nbf in the future', () => active({ nbf: now() + 600 })],
+      ['no token_type (what oidc-provider answers for a refresh token)', () => active({ token_type: undefined })],
+      ['token_type "refresh_token"', () => active({ token_type: 'refresh_token' })],
+      ['token_type "DPoP" (sender-constrained)', () => active({ token_type: 'DPoP' })],
+      ['token_type not a string', () => active({ token_type: ['Bearer'] })],
+      ['a cnf.jkt member (DPoP-bound)', () => active({ cnf: { jkt: '0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I' } })],
+      [
+        'a cnf x5t#S256 member (certificate-bound)',
+        () => active({ cnf: { 'x5t#S256': 'bwcK0esc3ACC3DB2Y5_lESsXE8o9ltc05O89jdN-dg2' } }),
+      ],
+    ];
+
+    it.each([
       ['active: "true" (a string)', () => active({ active: 'true' })],
       ['active: 1', () => active({ active: 1 })],
       ['active missing', () => active({ active: undefined })],
-      ['exp in the past (an active answer)', () => active({ exp: now() - 60, iat: now() - 660 })],
-    ];
+      ['exp: "1" (a string)', () => active({ exp: String(now() + 600) })],
+      ['iat: null', () => active({ iat: null })],
+      ['nbf: "0"', () => active({ nbf: '0' })],
+      ['iss of another issuer', () => active({ iss: 'https://other.example' })],
+    ])('a malformed answer (%s) is not a verdict on the token → 503 with Retry-After', async (_name, introspection) => {
+      for (const path of ['/documents', '/passport']) {
+        expectErrorAnswer(await call(app(), path, tokenFor(introspection())), 503, undefined);
+      }
+    });
+
+    it('token_type is compared without case: "bearer" and "BEARER" → 200', async () => {
+      for (const token_type of ['bearer', 'BEARER']) {
+        expectOk(await call(app(), '/documents', tokenFor(active({ token_type }))));
+      }
+    });
 
     describe.each(['/documents', '/passport'])('on %s', (path) => {
       it.each(invalid)('%s → 401 invalid_token', async (_name, introspection) => {
@@ -155,6 +182,9 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
       ['/documents', 'sp-b'],
       ['/documents/sp-a-only', 'sp-a'],
       ['/module-list', 'sp-m'],
+      ['/passport', 'sp-b'],
+      ['/passport-sp-a-only', 'sp-a'],
+      ['/passport-module-list', 'sp-m'],
     ])('%s admits %s (200)', async (path, sp) => {
       const token = tokenFor(active({ client_id: sp }));
       expect(expectOk(await call(app(), path, token))).toMatchObject({ user: { sub: 'u-1', serviceProvider: sp } });
@@ -167,6 +197,11 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
       ['/module-list', 'sp-a', 'an SP not in allowedServiceProviders'],
       ['/undecorated', 'sp-a', 'any SP: the route has no @AllowedServiceProviders'],
       ['/undecorated', 'sp-m', 'any SP: the route has no @AllowedServiceProviders'],
+      ['/passport-undecorated', 'sp-a', 'the Passport strategy alone, on a route that names no SP'],
+      ['/passport-undecorated', 'sp-m', 'the Passport strategy alone, on a route that names no SP'],
+      ['/passport-sp-a-only', 'sp-b', 'the Passport strategy alone, an SP the route does not name'],
+      ['/passport-module-list', 'sp-a', 'the Passport strategy alone, an SP not in allowedServiceProviders'],
+      ['/passport', 'sp-c', 'the Passport strategy alone, an SP the route does not name'],
     ])('%s refuses %s (%s) → 403, no challenge', async (path, sp) => {
       const token = tokenFor(active({ client_id: sp }));
       expectErrorAnswer(await call(app(), path, token), 403, undefined);
@@ -224,6 +259,63 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
     });
   });
 
+  describe('requireTokenType: false', () => {
+    const app = appWith({ requireTokenType: false });
+
+    it('admits an answer without token_type (an AS that never sends it) → 200', async () => {
+      expectOk(await call(app(), '/documents', tokenFor(active({ token_type: undefined }))));
+    });
+
+    it.each(['refresh_token', 'DPoP'])('still refuses token_type %s → 401 invalid_token', async (token_type) => {
+      expectErrorAnswer(await call(app(), '/documents', tokenFor(active({ token_type }))), 401, INVALID_TOKEN);
+    });
+  });
+
+  describe("audience: 'https://documents.example' (RFC 8707)", () => {
+    const app = appWith({ audience: 'https://documents.example' });
+
+    it.each([
+      ['no aud', () => active()],
+      ['aud naming it', () => active({ aud: 'https://documents.example' })],
+      ['aud a list containing it', () => active({ aud: ['https://other.example', 'https://documents.example'] })],
+    ])('%s → 200', async (_name, introspection) => {
+      expectOk(await call(app(), '/documents', tokenFor(introspection())));
+    });
+
+    it.each([
+      ['aud naming another resource', () => active({ aud: 'https://other.example' })],
+      ['aud a list without it', () => active({ aud: ['https://other.example'] })],
+      ['aud of another case', () => active({ aud: 'https://Documents.example' })],
+    ])('%s → 401 invalid_token', async (_name, introspection) => {
+      expectErrorAnswer(await call(app(), '/documents', tokenFor(introspection())), 401, INVALID_TOKEN);
+    });
+  });
+
+  describe('allowTokensWithoutSubject: true (client credentials)', () => {
+    const resolved: unknown[] = [];
+    const app = appWith({
+      allowTokensWithoutSubject: true,
+      resolveUser: (principal) => {
+        resolved.push(principal);
+        return { machine: principal.serviceProvider, hasSub: 'sub' in principal };
+      },
+    });
+
+    it('an active answer without sub → 200; the principal has no sub, and resolveUser is called for it', async () => {
+      expect(expectOk(await call(app(), '/documents', tokenFor(active({ sub: undefined }))))).toEqual({
+        user: { machine: 'sp-a', hasSub: false },
+      });
+      expect(resolved.at(-1)).toMatchObject({ serviceProvider: 'sp-a', issuer: as!.issuer });
+    });
+
+    it.each([
+      ['an empty sub', ''],
+      ['a sub that is not a string', 42],
+    ])('%s is still refused → 401 invalid_token', async (_name, sub) => {
+      expectErrorAnswer(await call(app(), '/documents', tokenFor(active({ sub }))), 401, INVALID_TOKEN);
+    });
+  });
+
   describe("serviceProviderClaim: 'aud' (legacy Agent Connect)", () => {
     const app = appWith({ serviceProviderClaim: 'aud' });
 
@@ -256,7 +348,7 @@ describe.each(ADAPTERS)('inactive tokens and claims (%s)', (adapter) => {
     const resolved: string[] = [];
     const app = appWith({
       resolveUser: async (principal) => {
-        resolved.push(principal.sub);
+        resolved.push(principal.sub!);
         if (principal.sub === 'ghost') return null;
         if (principal.sub === 'vanished') return undefined;
         if (principal.sub === 'boom') throw new Error(`database down while looking up ${principal.sub}`);

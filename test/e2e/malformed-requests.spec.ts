@@ -63,7 +63,7 @@ function malformed(): Case[] {
   return [
     { name: 'empty "Bearer"', headers: { authorization: 'Bearer' }, secrets: [] },
     { name: 'empty "Bearer " (trailing space)', headers: { authorization: 'Bearer ' }, secrets: [] },
-    { name: 'two spaces before the token', headers: { authorization: `Bearer  ${a}` }, secrets: [a!] },
+    { name: 'a tab before the token', headers: { authorization: `Bearer \t${a}` }, secrets: [a!] },
     { name: 'two space-separated parts', headers: { authorization: `Bearer ${b} ${c}` }, secrets: [b!, c!] },
     { name: 'a comma inside the token', headers: { authorization: `Bearer ${d},${e}` }, secrets: [d!, e!] },
     { name: 'non-ASCII (Latin-1 byte é)', headers: { authorization: `Bearer ${f}\u00e9x` }, secrets: [f!] },
@@ -178,6 +178,26 @@ describe.each(ADAPTERS)('malformed requests (%s)', (adapter) => {
     }
     expect(as!.introspectionRequests.length).toBeGreaterThanOrEqual(1);
     expect(as!.introspectionRequests[0]!.token).toBe(token);
+  });
+
+  it('RFC 6750 §2.1 "Bearer" 1*SP b64token: several spaces before the token are well formed (introspected)', async () => {
+    const token = newToken('spaces');
+    secretsSent.add(token);
+    as!.onIntrospection(async () =>
+      jwtReply(
+        await signIntrospection(
+          introspectionPayload({ issuer: as!.issuer, audience: CLIENT_ID, tokenIntrospection: { active: false } }),
+          { alg: 'ES256', key: as!.signingKeys.ES256.privateKey, kid: as!.signingKeys.ES256.kid },
+        ),
+      ),
+    );
+    const before = as!.introspectionRequests.length;
+    for (const path of ['/documents', '/passport']) {
+      const result = await get(`${app!.url}${path}`, { authorization: `bEaReR   ${token}` });
+      expectErrorAnswer(result, 401, INVALID_TOKEN);
+      expectNotLeaked(result, token, CLIENT_SECRET);
+    }
+    expect(as!.introspectionRequests.slice(before).map((request) => request.token)).toContain(token);
   });
 
   it('no log line contains a token sent or the client secret', () => {

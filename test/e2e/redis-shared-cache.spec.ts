@@ -1,8 +1,9 @@
 /**
  * The shared (Redis) cache tier, against a real redis-server and the real oidc-provider: two instances of one resource
- * server share introspection results through Redis (counted at the AS), Redis is not trusted (a tampered or moved
- * entry is ignored and the AS is asked again), and Redis going away never fails a request (the AS answers, a warning
- * is logged), Redis coming back is used again.
+ * server share introspection results through Redis (counted at the AS), Redis is not trusted (an entry is encrypted
+ * and authenticated with `redisSecret`; a tampered, moved, forged or replayed-after-expiry entry is a miss and the AS
+ * is asked again; an entry read from Redis lives in process no longer than its own expiry), and Redis going away
+ * never fails a request (the AS answers, a warning is logged), Redis coming back is used again.
  */
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { Redis } from 'ioredis';
@@ -14,11 +15,26 @@ import {
 import { ResourceServerModule, type ResourceServerOptions } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { freePort, startTestApp, type TestApp } from '../support/test-app.js';
-import { bearer, captureNestLogs, expectNotLeaked, expectOk, get, LOG_LEVELS, linesContaining } from './e2e-helpers.js';
+import { IntrospectionCache } from '../../src/cache/introspection-cache.js';
+import { SharedIntrospectionStore } from '../../src/cache/shared-introspection-store.js';
+import {
+  bearer,
+  captureNestLogs,
+  expectErrorAnswer,
+  expectNotLeaked,
+  expectOk,
+  fakeWallClock,
+  get,
+  INVALID_TOKEN,
+  LOG_LEVELS,
+  linesContaining,
+} from './e2e-helpers.js';
 
 const TIMEOUT = 30_000;
 const CLIENT_ID = 'rs-shared';
 const CLIENT_SECRET = 'rs-shared-secret-Hq72LmZx0pW4vB9c';
+const REDIS_SECRET = 'redis-secret-0123456789abcdef-XYZ-0123456789';
+const CACHE_TTL_SECONDS = 60;
 const POLL_DEADLINE_MS = 15_000;
 
 /** Polls `condition` every 25 ms until it holds or the deadline passes (then fails with `what`). */
@@ -57,7 +73,7 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
       privateKeys: privateJwk,
       encryptionAlg: 'RSA-OAEP',
       encryptionEnc: 'A256GCM',
-      cache: { redisUrl: redis.url, maxTtlSeconds: 300 },
+      cache: { redisUrl: redis.url, redisSecret: REDIS_SECRET, maxTtlSeconds: CACHE_TTL_SECONDS },
       timeoutMs: 2_000,
     };
     // Two instances of the same resource server (same client, same key), one per adapter.
@@ -128,10 +144,13 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
       const before = await sharedKeys();
       expect(await okOn(first, token, 'account-shared-1')).toBe(1);
       const key = await newSharedKey(before);
-      expect(key.startsWith(`nrs:${as!.issuer} ${CLIENT_ID}:`)).toBe(true);
-      // The key names the token only by its hash; the value is MAC + the signed proof, never the token itself.
-      expect(key).not.toContain(token);
-      expect(await inspector!.get(key)).not.toContain(token);
+      // The key is an HMAC of the token's hash (Redis cannot even confirm it holds a known token); the value is
+      // version, absolute expiry, IV, ciphertext and tag: neither the token nor the AS's answer in clear.
+      expect(key).toMatch(/^nrs:v2:[A-Za-z0-9_-]{43}$/);
+      expect(key).not.toContain(IntrospectionCache.key(token));
+      const value = (await inspector!.get(key))!;
+      expect(value).toMatch(/^v2\.\d{13}\.[A-Za-z0-9_-]{16}\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]{22}$/);
+      for (const clear of [token, 'account-shared-1', 'sp-a', 'eyJ', as!.issuer]) expect(value).not.toContain(clear);
       expect(await okOn(second, token, 'account-shared-1')).toBe(0);
       expect(await okOn(second, token, 'account-shared-1')).toBe(0);
       expect(await okOn(first, token, 'account-shared-1')).toBe(0);
@@ -170,12 +189,9 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
       expect(await okOn(first, token, 'account-flipped')).toBe(1);
       const key = await newSharedKey(keys);
       const value = (await inspector!.get(key))!;
-      const dot = value.indexOf('.');
-      expect(dot).toBeGreaterThan(0);
-      // Change one character in the middle of the JWS payload part of the proof.
-      const proofStart = dot + 1;
-      const payloadStart = value.indexOf('.', proofStart) + 1;
-      const index = payloadStart + 10;
+      // Change one character in the middle of the ciphertext.
+      const parts = value.split('.');
+      const index = value.length - parts[4]!.length - 1 - Math.floor(parts[3]!.length / 2);
       const flipped = `${value.slice(0, index)}${value[index] === 'A' ? 'B' : 'A'}${value.slice(index + 1)}`;
       expect(flipped).not.toBe(value);
       await inspector!.set(key, flipped, 'PX', 300_000);
@@ -195,6 +211,8 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
         '.',
         'x.y',
         `${'A'.repeat(43)}.not-a-jws`,
+        'v2.9999999999999.AAAAAAAAAAAAAAAA.AAAA.AAAAAAAAAAAAAAAAAAAAAA',
+        `v2.${Date.now() + 600_000}.${'A'.repeat(16)}.${'B'.repeat(400)}.${'C'.repeat(22)}`,
         '\u0000\u0001\u0002.\u00ff',
         'Z'.repeat(300_000),
       ];
@@ -206,6 +224,87 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
         const key = await newSharedKey(keys);
         await inspector!.set(key, value, 'PX', 300_000);
         expect(await okOn(second, token, account)).toBe(1);
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'an entry forged without redisSecret (with the client secret, as the first release keyed it) is a miss',
+    async () => {
+      const token = await mint('account-forged');
+      const keys = await sharedKeys();
+      expect(await okOn(first, token, 'account-forged')).toBe(1);
+      const key = await newSharedKey(keys);
+      // A store keyed by the client secret (what an attacker who brute-forced a weak one could build) writes a forged
+      // entry for a made-up principal under the same Redis key: it does not authenticate under redisSecret.
+      const forgedValue = await new Promise<string>((resolve) => {
+        const capture = { set: (_k: string, v: string) => (resolve(v), Promise.resolve('OK')), on: () => undefined };
+        new SharedIntrospectionStore(capture as unknown as Redis, {
+          url: redis!.url,
+          namespace: `${as!.issuer} ${CLIENT_ID}`,
+          secret: CLIENT_SECRET,
+          commandTimeoutMs: 1_000,
+        }).set(
+          IntrospectionCache.key(token),
+          '{"active":true,"sub":"admin","client_id":"sp-a","token_type":"Bearer"}',
+          60_000,
+        );
+      });
+      await inspector!.set(key, forgedValue, 'PX', 300_000);
+      const warningsBefore = logs!.lines.length;
+      expect(await okOn(second, token, 'account-forged')).toBe(1);
+      expect(logs!.lines.slice(warningsBefore).some((line) => /integrity check/.test(line))).toBe(true);
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'a captured entry replayed into Redis after its expiry (and after a revocation) is a miss: the AS says 401',
+    async () => {
+      const token = await mint('account-replayed');
+      const keys = await sharedKeys();
+      expect(await okOn(first, token, 'account-replayed')).toBe(1);
+      const key = await newSharedKey(keys);
+      const captured = (await inspector!.get(key))!;
+      await as!.revoke(token);
+      const clock = fakeWallClock();
+      try {
+        // Past the entry's life (60 s), within the signed answer's own 300 s age limit: only the entry's
+        // authenticated expiry can refuse it.
+        clock.moveBy((CACHE_TTL_SECONDS + 1) * 1000);
+        await inspector!.set(key, captured, 'PX', 300_000);
+        const before = as!.introspectionRequests;
+        const result = await get(urlOf(second), bearer(token));
+        expectErrorAnswer(result, 401, INVALID_TOKEN);
+        expect(as!.introspectionRequests - before).toBe(1);
+      } finally {
+        clock.restore();
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    'an entry read from Redis lives in process no longer than its own expiry (a revocation reaches instance 2 in time)',
+    async () => {
+      const token = await mint('account-second-reader');
+      const keys = await sharedKeys();
+      expect(await okOn(first, token, 'account-second-reader')).toBe(1);
+      await newSharedKey(keys);
+      const clock = fakeWallClock();
+      try {
+        clock.moveBy(50_000);
+        // Instance 2 reads the entry 50 s into its 60 s life.
+        expect(await okOn(second, token, 'account-second-reader')).toBe(0);
+        await as!.revoke(token);
+        clock.moveBy(11_000);
+        // 61 s after the AS answered: instance 2 must ask again (the first release kept it 60 s from the read).
+        const before = as!.introspectionRequests;
+        expectErrorAnswer(await get(urlOf(second), bearer(token)), 401, INVALID_TOKEN);
+        expect(as!.introspectionRequests - before).toBe(1);
+      } finally {
+        clock.restore();
       }
     },
     TIMEOUT,
@@ -254,6 +353,6 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
 
   it('no log line carries a token, the client secret or the private key', () => {
     expect(logs!.lines.length).toBeGreaterThan(0);
-    expect(linesContaining(logs!.lines, [...tokens, CLIENT_SECRET, privateJwk.d!])).toEqual([]);
+    expect(linesContaining(logs!.lines, [...tokens, CLIENT_SECRET, REDIS_SECRET, privateJwk.d!])).toEqual([]);
   });
 });

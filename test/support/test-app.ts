@@ -52,7 +52,29 @@ class PolicyController {
 
   @Get('passport')
   @UseGuards(AuthGuard(RESOURCE_SERVER_STRATEGY))
+  @AllowedServiceProviders('sp-a', 'sp-b')
   passport(@Req() request: UserRequest): unknown {
+    return { user: request.user };
+  }
+
+  /** The Passport strategy alone on a route that names no service provider: default deny (403) too. */
+  @Get('passport-undecorated')
+  @UseGuards(AuthGuard(RESOURCE_SERVER_STRATEGY))
+  passportUndecorated(): unknown {
+    return { reached: true };
+  }
+
+  @Get('passport-sp-a-only')
+  @UseGuards(AuthGuard(RESOURCE_SERVER_STRATEGY))
+  @AllowedServiceProviders('sp-a')
+  passportSpAOnly(@Req() request: UserRequest): unknown {
+    return { user: request.user };
+  }
+
+  @Get('passport-module-list')
+  @UseGuards(AuthGuard(RESOURCE_SERVER_STRATEGY))
+  @AllowedServiceProviders()
+  passportModuleList(@Req() request: UserRequest): unknown {
     return { user: request.user };
   }
 

@@ -11,7 +11,13 @@ import { InsufficientScopeError, InvalidTokenError } from '../../../src/errors.j
 
 const ISSUER = 'https://as.example';
 const NOW = 1_750_000_000;
-const RULES: TokenRules = { issuer: ISSUER, serviceProviderClaim: 'client_id', clockToleranceSeconds: 5 };
+const RULES: TokenRules = {
+  issuer: ISSUER,
+  serviceProviderClaim: 'client_id',
+  clockToleranceSeconds: 5,
+  requireTokenType: true,
+  allowTokensWithoutSubject: false,
+};
 const LEGACY: TokenRules = { ...RULES, serviceProviderClaim: 'aud' };
 
 const active = (overrides: Record<string, unknown> = {}): TokenIntrospection => ({

@@ -53,6 +53,18 @@ function deferred<T>(): Deferred<T> {
 const cache = (options: Partial<IntrospectionCacheOptions> = {}): IntrospectionCache =>
   new IntrospectionCache({ ...OPTIONS, ...options });
 
+/** `cache.load` with the validator's shape of a loaded outcome: the outcome and its `expiresAt`. */
+const load = (
+  c: IntrospectionCache,
+  key: string,
+  loader: () => Promise<IntrospectionOutcome>,
+  expiresAt: (outcome: IntrospectionOutcome) => number | undefined,
+): Promise<IntrospectionOutcome> =>
+  c.load(key, async () => {
+    const outcome = await loader();
+    return { outcome, expiresAt: expiresAt(outcome) };
+  });
+
 beforeEach(() => {
   jest.spyOn(Date, 'now').mockReturnValue(NOW_MS);
 });
@@ -89,8 +101,8 @@ describe('IntrospectionCache.load', () => {
     const c = cache();
     const pending = deferred<IntrospectionOutcome>();
     const loader = jest.fn(() => pending.promise);
-    const first = c.load('k', loader, expOf);
-    const second = c.load('k', loader, expOf);
+    const first = load(c, 'k', loader, expOf);
+    const second = load(c, 'k', loader, expOf);
     expect(loader).toHaveBeenCalledTimes(1);
     const outcome = principal();
     pending.resolve(outcome);
@@ -102,7 +114,7 @@ describe('IntrospectionCache.load', () => {
   it('loads for different keys do not share a flight', async () => {
     const c = cache();
     const loader = jest.fn(async () => principal());
-    await Promise.all([c.load('a', loader, expOf), c.load('b', loader, expOf)]);
+    await Promise.all([load(c, 'a', loader, expOf), load(c, 'b', loader, expOf)]);
     expect(loader).toHaveBeenCalledTimes(2);
   });
 
@@ -110,8 +122,8 @@ describe('IntrospectionCache.load', () => {
     const c = cache();
     const pending = deferred<IntrospectionOutcome>();
     const loader = jest.fn(() => pending.promise);
-    const first = c.load('k', loader, expOf);
-    const second = c.load('k', loader, expOf);
+    const first = load(c, 'k', loader, expOf);
+    const second = load(c, 'k', loader, expOf);
     const failure = new Error('AS down');
     pending.reject(failure);
     await expect(first).rejects.toBe(failure);
@@ -124,28 +136,28 @@ describe('IntrospectionCache.load', () => {
     const failure = jest.fn(async (): Promise<IntrospectionOutcome> => {
       throw new Error('AS down');
     });
-    await expect(c.load('k', failure, expOf)).rejects.toThrow('AS down');
+    await expect(load(c, 'k', failure, expOf)).rejects.toThrow('AS down');
     expect(c.get('k')).toBeUndefined();
     expect(c.size).toBe(0);
     const outcome = principal();
     const loader = jest.fn(async () => outcome);
-    await expect(c.load('k', loader, expOf)).resolves.toBe(outcome);
+    await expect(load(c, 'k', loader, expOf)).resolves.toBe(outcome);
     expect(loader).toHaveBeenCalledTimes(1);
   });
 
   it('a finished flight is not reused: a later load with nothing stored calls the loader again', async () => {
     const c = cache({ maxTtlSeconds: 0 });
     const loader = jest.fn(async () => principal());
-    await c.load('k', loader, expOf);
-    await c.load('k', loader, expOf);
+    await load(c, 'k', loader, expOf);
+    await load(c, 'k', loader, expOf);
     expect(loader).toHaveBeenCalledTimes(2);
   });
 
-  it('expiresAt is asked about the loaded outcome', async () => {
+  it('expiresAt is asked about the loaded outcome (helper contract)', async () => {
     const c = cache();
     const outcome = principal();
     const expiresAt = jest.fn(expOf);
-    await c.load('k', async () => outcome, expiresAt);
+    await load(c, 'k', async () => outcome, expiresAt);
     expect(expiresAt).toHaveBeenCalledWith(outcome);
   });
 });
@@ -154,7 +166,7 @@ describe('IntrospectionCache storage', () => {
   it('a positive outcome is stored and retrievable by get', async () => {
     const c = cache();
     const outcome = principal();
-    await c.load('k', async () => outcome, expOf);
+    await load(c, 'k', async () => outcome, expOf);
     expect(c.get('k')?.outcome).toBe(outcome);
     expect(c.size).toBe(1);
   });
@@ -165,19 +177,20 @@ describe('IntrospectionCache storage', () => {
 
   it('a positive outcome is fresh for maxTtlSeconds when the token expires later', async () => {
     const c = cache({ maxTtlSeconds: 60 });
-    await c.load('k', async () => principal('u', NOW_S + 600), expOf);
+    await load(c, 'k', async () => principal('u', NOW_S + 600), expOf);
     expect(c.get('k')?.freshUntil).toBe(NOW_MS + 60_000);
   });
 
   it('a positive outcome is fresh no longer than the token exp', async () => {
     const c = cache({ maxTtlSeconds: 60 });
-    await c.load('k', async () => principal('u', NOW_S + 10), expOf);
+    await load(c, 'k', async () => principal('u', NOW_S + 10), expOf);
     expect(c.get('k')?.freshUntil).toBe(NOW_MS + 10_000);
   });
 
   it('a positive outcome without exp is fresh for maxTtlSeconds', async () => {
     const c = cache({ maxTtlSeconds: 30 });
-    await c.load(
+    await load(
+      c,
       'k',
       async () => principal(),
       () => undefined,
@@ -187,14 +200,14 @@ describe('IntrospectionCache storage', () => {
 
   it('stale-if-error does not lengthen freshness', async () => {
     const c = cache({ maxTtlSeconds: 60, staleIfErrorSeconds: 300 });
-    await c.load('k', async () => principal('u', NOW_S + 600), expOf);
+    await load(c, 'k', async () => principal('u', NOW_S + 600), expOf);
     expect(c.get('k')?.freshUntil).toBe(NOW_MS + 60_000);
   });
 
   it('maxTtlSeconds 0 stores nothing', async () => {
     const c = cache({ maxTtlSeconds: 0 });
-    await c.load('k', async () => principal(), expOf);
-    await c.load('n', async () => new InvalidTokenError('inactive'), expOf);
+    await load(c, 'k', async () => principal(), expOf);
+    await load(c, 'n', async () => new InvalidTokenError('inactive'), expOf);
     expect(c.get('k')).toBeUndefined();
     expect(c.get('n')).toBeUndefined();
     expect(c.size).toBe(0);
@@ -202,41 +215,79 @@ describe('IntrospectionCache storage', () => {
 
   it('an outcome whose exp is already past is not stored', async () => {
     const c = cache();
-    await c.load('k', async () => principal('u', NOW_S - 1), expOf);
+    await load(c, 'k', async () => principal('u', NOW_S - 1), expOf);
     expect(c.get('k')).toBeUndefined();
     expect(c.size).toBe(0);
   });
 
   it('an outcome whose exp is now is not stored', async () => {
     const c = cache();
-    await c.load('k', async () => principal('u', NOW_S), expOf);
+    await load(c, 'k', async () => principal('u', NOW_S), expOf);
     expect(c.size).toBe(0);
   });
 
   it('a negative outcome is stored when inactiveTtlSeconds > 0, fresh for inactiveTtlSeconds', async () => {
     const c = cache({ inactiveTtlSeconds: 5 });
     const outcome = new InvalidTokenError('inactive');
-    await c.load('k', async () => outcome, expOf);
+    await load(c, 'k', async () => outcome, expOf);
     expect(c.get('k')?.outcome).toBe(outcome);
     expect(c.get('k')?.freshUntil).toBe(NOW_MS + 5_000);
   });
 
   it('a negative outcome is not stored when inactiveTtlSeconds is 0', async () => {
     const c = cache({ inactiveTtlSeconds: 0 });
-    await c.load('k', async () => new InvalidTokenError('inactive'), expOf);
+    await load(c, 'k', async () => new InvalidTokenError('inactive'), expOf);
     expect(c.get('k')).toBeUndefined();
     expect(c.size).toBe(0);
   });
 
   it('a negative outcome is fresh no longer than maxTtlSeconds', async () => {
     const c = cache({ inactiveTtlSeconds: 120, maxTtlSeconds: 30 });
-    await c.load('k', async () => new InvalidTokenError('inactive'), expOf);
+    await load(c, 'k', async () => new InvalidTokenError('inactive'), expOf);
     expect(c.get('k')?.freshUntil).toBe(NOW_MS + 30_000);
+  });
+
+  it('negative outcomes live in their own smaller LRU: a flood of them never evicts a positive entry', async () => {
+    const c = cache({ maxEntries: 20 });
+    await load(c, 'valid', async () => principal('valid'), expOf);
+    for (let i = 0; i < 200; i++) await load(c, `junk-${i}`, async () => new InvalidTokenError('inactive'), expOf);
+    expect(c.get('valid')?.outcome).toMatchObject({ sub: 'valid' });
+    // 20 / 10 = 2 negative entries at most, the newest ones.
+    expect(c.size).toBe(3);
+    expect(c.get('junk-199')).toBeDefined();
+    expect(c.get('junk-0')).toBeUndefined();
+  });
+
+  it('notAfter caps the life of a positive entry (an entry read from the shared tier)', async () => {
+    const c = cache({ maxTtlSeconds: 60 });
+    await c.load('k', async () => ({
+      outcome: principal('u', NOW_S + 600),
+      expiresAt: NOW_S + 600,
+      notAfter: NOW_MS + 7_000,
+    }));
+    expect(c.get('k')?.freshUntil).toBe(NOW_MS + 7_000);
+  });
+
+  it('notAfter caps stale-if-error keeping too', async () => {
+    const c = cache({ maxTtlSeconds: 60, staleIfErrorSeconds: 300 });
+    await c.load('k', async () => ({
+      outcome: principal('u', NOW_S + 600),
+      expiresAt: NOW_S + 600,
+      notAfter: NOW_MS + 7_000,
+    }));
+    jest.spyOn(Date, 'now').mockReturnValue(NOW_MS + 8_000);
+    expect(c.get('k')).toBeUndefined();
+  });
+
+  it('notAfter already past: nothing is stored', async () => {
+    const c = cache();
+    await c.load('k', async () => ({ outcome: principal(), expiresAt: NOW_S + 600, notAfter: NOW_MS }));
+    expect(c.size).toBe(0);
   });
 
   it('maxEntries bounds size, evicting the least recently used', async () => {
     const c = cache({ maxEntries: 2 });
-    for (const key of ['a', 'b', 'c']) await c.load(key, async () => principal(key), expOf);
+    for (const key of ['a', 'b', 'c']) await load(c, key, async () => principal(key), expOf);
     expect(c.size).toBe(2);
     expect(c.get('a')).toBeUndefined();
     expect(c.get('b')?.outcome).toMatchObject({ sub: 'b' });
@@ -245,7 +296,7 @@ describe('IntrospectionCache storage', () => {
 
   it('clear empties the cache', async () => {
     const c = cache();
-    await c.load('k', async () => principal(), expOf);
+    await load(c, 'k', async () => principal(), expOf);
     c.clear();
     expect(c.size).toBe(0);
     expect(c.get('k')).toBeUndefined();

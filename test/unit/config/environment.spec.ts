@@ -2,6 +2,7 @@
  * Settings (README "Settings"): environment names → options, then defaults and validation. A problem names the setting
  * and never carries its value (it may be a secret).
  */
+import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,6 +163,68 @@ describe('optionsFromEnvironment', () => {
     it('OIDC_RS_CLOCK_TOLERANCE is a number of seconds', () => {
       expect(optionsFromEnvironment(reader({ OIDC_RS_CLOCK_TOLERANCE: '0' })).options.clockToleranceSeconds).toBe(0);
     });
+
+    it.each(['0x10', '1e-3', '1e3', '0b1', '0o7', 'Infinity', '10s', '1_000', '.5', '5.'])(
+      'only plain decimals are numbers: OIDC_TIMEOUT=%s is a problem of timeoutMs',
+      (value) => {
+        const { options } = optionsFromEnvironment(reader({ OIDC_TIMEOUT: value }));
+        expect(options.timeoutMs).toBeNaN();
+        expect(problemsOf({ ...validOptions(), timeoutMs: options.timeoutMs })).toEqual([
+          'timeoutMs must be a whole number of milliseconds',
+        ]);
+      },
+    );
+
+    it.each([
+      ['OIDC_RS_CACHE_TTL', 'cache.maxTtlSeconds'],
+      ['OIDC_RS_STALE_IF_ERROR', 'staleIfErrorSeconds'],
+    ])('%s=0x10 is not 16: it is a problem of %s', (name, setting) => {
+      const { options } = optionsFromEnvironment(reader({ [name]: '0x10' }));
+      const problems = problemsOf({ ...validOptions(), ...options, issuer: 'https://as.example' });
+      expect(problems.some((problem) => problem.startsWith(`${setting} must be a whole number`))).toBe(true);
+    });
+
+    it('a negative plain decimal is read, for validation to refuse', () => {
+      expect(optionsFromEnvironment(reader({ OIDC_RS_CACHE_TTL: '-1' })).options.cache?.maxTtlSeconds).toBe(-1);
+    });
+  });
+
+  describe('booleans', () => {
+    it.each([
+      ['true', true],
+      ['false', false],
+      ['TRUE', true],
+      ['False', false],
+    ])('OIDC_RS_REQUIRE_TOKEN_TYPE=%s is %s', (value, expected) => {
+      expect(optionsFromEnvironment(reader({ OIDC_RS_REQUIRE_TOKEN_TYPE: value })).options.requireTokenType).toBe(
+        expected,
+      );
+    });
+
+    it.each(['yes', '1', '0', 'on'])('OIDC_RS_ALLOW_NO_SUBJECT=%s is a problem, not a guess', (value) => {
+      const { options } = optionsFromEnvironment(reader({ OIDC_RS_ALLOW_NO_SUBJECT: value }));
+      expect(problemsOf({ ...validOptions(), allowTokensWithoutSubject: options.allowTokensWithoutSubject })).toEqual([
+        'allowTokensWithoutSubject must be true or false',
+      ]);
+    });
+  });
+
+  it('maps the hardening settings: OIDC_RS_AUDIENCE, OIDC_RS_REQUIRE_TOKEN_TYPE, OIDC_RS_ALLOW_NO_SUBJECT, OIDC_RS_CACHE_REDIS_SECRET', () => {
+    const { options } = optionsFromEnvironment(
+      reader({
+        OIDC_RS_AUDIENCE: 'https://api.example',
+        OIDC_RS_REQUIRE_TOKEN_TYPE: 'false',
+        OIDC_RS_ALLOW_NO_SUBJECT: 'true',
+        OIDC_RS_CACHE_REDIS_URL: 'redis://127.0.0.1:6379',
+        OIDC_RS_CACHE_REDIS_SECRET: 's'.repeat(32),
+      }),
+    );
+    expect(options).toMatchObject({
+      audience: 'https://api.example',
+      requireTokenType: false,
+      allowTokensWithoutSubject: true,
+      cache: { redisUrl: 'redis://127.0.0.1:6379', redisSecret: 's'.repeat(32) },
+    });
   });
 
   describe('private key', () => {
@@ -191,8 +254,27 @@ describe('optionsFromEnvironment', () => {
 
     it('a directory given as OIDC_RS_PRIVATE_KEY_FILE is a problem', () => {
       const { problems } = optionsFromEnvironment(reader({ OIDC_RS_PRIVATE_KEY_FILE: dir }));
-      expect(problems).toHaveLength(1);
-      expect(problems[0]).toContain('OIDC_RS_PRIVATE_KEY_FILE');
+      expect(problems).toEqual(['privateKeys: the file named by OIDC_RS_PRIVATE_KEY_FILE is not a regular file']);
+    });
+
+    it('a FIFO given as OIDC_RS_PRIVATE_KEY_FILE is refused at once (it would hang the boot)', () => {
+      const fifo = join(dir, 'key.fifo');
+      execFileSync('mkfifo', [fifo]);
+      const { problems } = optionsFromEnvironment(reader({ OIDC_RS_PRIVATE_KEY_FILE: fifo }));
+      expect(problems).toEqual(['privateKeys: the file named by OIDC_RS_PRIVATE_KEY_FILE is not a regular file']);
+    });
+
+    it('a key file over 1 MiB is refused', () => {
+      const file = join(dir, 'huge.pem');
+      writeFileSync(file, Buffer.alloc(1024 * 1024 + 1, 0x41));
+      const { problems } = optionsFromEnvironment(reader({ OIDC_RS_PRIVATE_KEY_FILE: file }));
+      expect(problems).toEqual(['privateKeys: the file named by OIDC_RS_PRIVATE_KEY_FILE is larger than 1 MiB']);
+    });
+
+    it('a key file of exactly 1 MiB is read', () => {
+      const file = join(dir, 'big.pem');
+      writeFileSync(file, Buffer.alloc(1024 * 1024, 0x41));
+      expect(optionsFromEnvironment(reader({ OIDC_RS_PRIVATE_KEY_FILE: file })).problems).toEqual([]);
     });
 
     it('both OIDC_RS_PRIVATE_KEY_STR and OIDC_RS_PRIVATE_KEY_FILE is a problem naming both, carrying neither value', () => {
@@ -287,6 +369,11 @@ describe('validateOptions', () => {
         serviceProviderClaim: 'client_id',
         timeoutMs: 5000,
         clockToleranceSeconds: 5,
+        requireTokenType: true,
+        allowTokensWithoutSubject: false,
+        maxConcurrentIntrospections: 32,
+        staleIfErrorSeconds: 0,
+        cacheMaxTtlSeconds: 60,
       });
     });
 
@@ -332,13 +419,34 @@ describe('validateOptions', () => {
       ['clockToleranceSeconds', { clockToleranceSeconds: -1 }],
       ['clockToleranceSeconds', { clockToleranceSeconds: 301 }],
       ['clockToleranceSeconds', { clockToleranceSeconds: 0.5 }],
-      ['realm', { realm: `${SECRET}"` }],
       ['cache.maxTtlSeconds', { cache: { maxTtlSeconds: -1 } }],
       ['cache.maxEntries', { cache: { maxEntries: 0 } }],
       ['cache.inactiveTtlSeconds', { cache: { inactiveTtlSeconds: -1 } }],
       ['cache.redisUrl', { cache: { redisUrl: `http://${SECRET}@redis.example` } }],
       ['staleIfErrorSeconds', { staleIfErrorSeconds: -1 }],
+      ['staleIfErrorSeconds', { staleIfErrorSeconds: 301 }],
+      ['cache.maxTtlSeconds', { cache: { maxTtlSeconds: 3601 } }],
+      ['cache.redisSecret', { cache: { redisSecret: 'x'.repeat(31) } }],
+      ['cache.redisSecret', { cache: { redisSecret: 'é'.repeat(15) } }],
+      ['audience', { audience: '' }],
+      ['requireTokenType', { requireTokenType: 'yes' as unknown as boolean }],
+      ['allowTokensWithoutSubject', { allowTokensWithoutSubject: 1 as unknown as boolean }],
+      ['maxConcurrentIntrospections', { maxConcurrentIntrospections: 0 }],
     ];
+
+    it.each([
+      ['staleIfErrorSeconds', { staleIfErrorSeconds: 300 }],
+      ['cache.maxTtlSeconds', { cache: { maxTtlSeconds: 3600 } }],
+      ['cache.redisSecret (32 bytes of UTF-8)', { cache: { redisSecret: 'é'.repeat(16) } }],
+    ])('the bound itself is accepted: %s', (_name, override) => {
+      expect(problemsOf({ ...validOptions(), ...override })).toEqual([]);
+    });
+
+    it('an invalid realm is not a problem: validation keeps the default realm', () => {
+      for (const realm of ['a"b', 'a\\b', 'line\r\nInjected: yes', '', 'é', 'x'.repeat(129)]) {
+        expect(validateOptions({ ...validOptions(), realm })).toMatchObject({ problems: [], schema: { realm: 'api' } });
+      }
+    });
 
     it.each(invalid)('%s: %j', (setting, override) => {
       const problems = problemsOf({ ...validOptions(), ...override });
