@@ -372,7 +372,8 @@ class DevAuthorizationServerImpl implements DevAuthorizationServer {
       jwks,
       clients: buildClients(this.#options),
       claims,
-      scopes: [...Object.keys(PROCONNECT_CLAIMS), ...(this.#options.extraScopes ?? [])],
+      // offline_access turns refresh tokens on, so that a resource server can be tested against them.
+      scopes: [...Object.keys(PROCONNECT_CLAIMS), 'offline_access', ...(this.#options.extraScopes ?? [])],
       acrValues: ['eidas1', 'eidas2', 'eidas3'],
       subjectTypes: ['public', 'pairwise'],
       // What the RS sees as `sub`: lib/actions/introspection.js:121-131. When the token was issued to
@@ -390,6 +391,8 @@ class DevAuthorizationServerImpl implements DevAuthorizationServer {
         // No login UI: tokens are minted with issueAccessToken(). Disabling it also silences its
         // "quick start development-only feature devInteractions is enabled" warning.
         devInteractions: { enabled: false },
+        // Client credentials tokens (no `sub`), so that a resource server can be tested with them.
+        clientCredentials: { enabled: true },
         introspection: {
           enabled: true,
           // Our own policy (the default one prints a "you SHOULD change it" notice): any

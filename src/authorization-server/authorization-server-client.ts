@@ -109,7 +109,8 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
       failureThreshold: settings.circuitBreakerFailureThreshold,
       openSeconds: settings.circuitBreakerOpenSeconds,
     });
-    this.limit = new ConcurrencyLimit(settings.maxConcurrentIntrospections);
+    // A call with less than a quarter of the timeout (at most 100 ms) left is not started: it could not finish.
+    this.limit = new ConcurrencyLimit(settings.maxConcurrentIntrospections, Math.min(100, settings.timeoutMs / 4));
     this.keySet = new RemoteKeySet(() => this.fetchJwks(), {
       maxAgeMs: JWKS_CACHE_MAX_AGE_MS,
       cooldownMs: JWKS_COOLDOWN_MS,

@@ -2,20 +2,26 @@
 const MAX_WAITING = 4096;
 
 interface Waiter {
+  readonly deadline: number;
+  readonly timer: NodeJS.Timeout;
   start(): void;
-  timer: NodeJS.Timeout;
+  expire(): void;
 }
 
 /**
  * At most `max` calls in flight; the others wait in arrival order until a place frees or their deadline passes. A
  * call whose deadline passes while it waits is never started: its client already has its answer, and an AS that comes
- * back must not receive a burst of requests nobody waits for.
+ * back must not receive a burst of requests nobody waits for. Nor is a call started with less than `minimumMs` left:
+ * it could not finish, and would only add to the load of an AS that is already slow.
  */
 export class ConcurrencyLimit {
   private active = 0;
   private readonly waiting = new Set<Waiter>();
 
-  constructor(private readonly max: number) {}
+  constructor(
+    private readonly max: number,
+    private readonly minimumMs = 0,
+  ) {}
 
   get inFlight(): number {
     return this.active;
@@ -28,17 +34,16 @@ export class ConcurrencyLimit {
   /** Runs `task` once a place is free before `deadline` (epoch ms); else rejects with `expired()` without running it. */
   run<T>(task: () => Promise<T>, deadline: number, expired: () => Error): Promise<T> {
     if (this.active < this.max) return this.start(task);
-    if (this.waiting.size >= MAX_WAITING || deadline <= Date.now()) return Promise.reject(expired());
+    if (this.waiting.size >= MAX_WAITING || deadline - Date.now() < this.minimumMs) return Promise.reject(expired());
     return new Promise<T>((resolve, reject) => {
       const waiter: Waiter = {
-        start: () => {
-          clearTimeout(waiter.timer);
-          this.start(task).then(resolve, reject);
-        },
+        deadline,
         timer: setTimeout(() => {
           this.waiting.delete(waiter);
           reject(expired());
         }, deadline - Date.now()),
+        start: () => this.start(task).then(resolve, reject),
+        expire: () => reject(expired()),
       };
       this.waiting.add(waiter);
     });
@@ -55,11 +60,18 @@ export class ConcurrencyLimit {
     return promise.finally(() => this.release());
   }
 
+  /** The freed place goes to the oldest waiter that still has time; those that do not are answered at once. */
   private release(): void {
     this.active--;
-    const next = this.waiting.values().next();
-    if (next.done) return;
-    this.waiting.delete(next.value);
-    next.value.start();
+    for (const waiter of this.waiting) {
+      this.waiting.delete(waiter);
+      clearTimeout(waiter.timer);
+      if (waiter.deadline - Date.now() < this.minimumMs) {
+        waiter.expire();
+        continue;
+      }
+      waiter.start();
+      return;
+    }
   }
 }

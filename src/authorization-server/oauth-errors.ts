@@ -57,7 +57,8 @@ export function registeredOAuthError(body: string): string | undefined {
 export function retryAfterSeconds(value: string | undefined, now = Date.now()): number | undefined {
   if (value === undefined) return undefined;
   const text = value.trim();
-  const seconds = /^\d{1,10}$/.test(text) ? Number(text) : Math.ceil((Date.parse(text) - now) / 1000);
+  const httpDate = /^[A-Z][a-z]{2}, \d{2} [A-Z][a-z]{2} \d{4} \d{2}:\d{2}:\d{2} GMT$/.test(text);
+  const seconds = /^\d{1,10}$/.test(text) ? Number(text) : httpDate ? Math.ceil((Date.parse(text) - now) / 1000) : NaN;
   if (!Number.isFinite(seconds)) return undefined;
   return Math.min(3600, Math.max(1, seconds));
 }
