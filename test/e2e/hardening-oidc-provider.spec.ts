@@ -59,7 +59,7 @@ describe.each(ADAPTERS)('hardening against the real oidc-provider (%s)', (adapte
       adapter,
       logger: LOG_LEVELS,
       // The defaults of the breaker (5 failures, 10 s), and stale answers allowed during a real outage.
-      options: { staleIfErrorSeconds: 120, cache: { maxTtlSeconds: 60 } },
+      options: { staleIfErrorSeconds: 120, cache: { maxTtlSeconds: 60, maxEntries: 50 } },
     });
     secrets.add(fixture.clientSecret);
   }, TIMEOUT);
@@ -111,6 +111,23 @@ describe.each(ADAPTERS)('hardening against the real oidc-provider (%s)', (adapte
       } finally {
         clock.restore();
       }
+    },
+    TIMEOUT,
+  );
+
+  it(
+    '200 junk tokens (each an inactive answer) do not evict a valid token from a 50-entry cache: served without the AS',
+    async () => {
+      const valid = await mint('account-not-evicted');
+      expectOk(await get(`${fixture.url}/documents`, bearer(valid)));
+      for (let i = 0; i < 200; i++) {
+        const junk = newToken('junk');
+        secrets.add(junk);
+        expectErrorAnswer(await get(`${fixture.url}/documents`, bearer(junk)), 401, INVALID_TOKEN);
+      }
+      const before = fixture.as.introspectionRequests;
+      expectOk(await get(`${fixture.url}/documents`, bearer(valid)));
+      expect(fixture.as.introspectionRequests).toBe(before);
     },
     TIMEOUT,
   );
