@@ -20,6 +20,7 @@ import {
   TokenValidator,
 } from '../src/index.js';
 import { IntrospectionCache } from '../src/cache/introspection-cache.js';
+import type { CachingTokenValidator } from '../src/validation/token-validator.js';
 import type { ChildConfig, ChildMessage, MemorySample, ParentMessage } from './protocol.js';
 
 /** A trivial passport-http-bearer strategy that accepts any token: the cost of Passport's machinery alone. */
@@ -95,8 +96,7 @@ function sample(label: string, entries: number, cache: IntrospectionCache): Memo
 
 /** Pushes `total` distinct fake tokens through the module's cache (`load`, as a miss would), sampling RSS. */
 async function memory(app: INestApplication, total: number, full: number): Promise<MemorySample[]> {
-  const validator = app.get(TokenValidator);
-  const cache = validator.cache!;
+  const { cache } = app.get(TokenValidator) as CachingTokenValidator;
   const samples = [sample('before', 0, cache)];
   const now = Math.floor(Date.now() / 1000);
   const exp = now + 3600;

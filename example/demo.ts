@@ -108,7 +108,7 @@ async function main(): Promise<number> {
     [ENVIRONMENT_NAMES.issuer]: as.issuer,
     [ENVIRONMENT_NAMES.clientId]: RS_CLIENT_ID,
     [ENVIRONMENT_NAMES.clientSecret]: clientSecret,
-    [ENVIRONMENT_NAMES.privateKeyString]: key.privateKeyPem,
+    [ENVIRONMENT_NAMES.privateKeys]: key.privateKeyPem,
     [ENVIRONMENT_NAMES.encryptionAlg]: 'RSA-OAEP',
     [ENVIRONMENT_NAMES.encryptionEnc]: 'A256GCM',
     [ENVIRONMENT_NAMES.signingAlgs]: 'ES256',

@@ -1,15 +1,28 @@
 /**
- * Every failure of the resource server is one of these classes, each with a stable `code` (as `jose` does) and the
- * RFC 6750 answer it maps to. One place (auth/error-response.ts) turns them into status, headers and body.
+ * Every failure of the resource server is one of these classes, each with a stable literal `code` (as `jose` does)
+ * and the RFC 6750 answer it maps to. One place (auth/error-response.ts) turns them into status, headers and body.
  */
 
 export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
 
+export type ResourceServerErrorCode =
+  | 'ERR_MISSING_CREDENTIALS'
+  | 'ERR_INVALID_REQUEST'
+  | 'ERR_INVALID_TOKEN'
+  | 'ERR_INSUFFICIENT_SCOPE'
+  | 'ERR_SERVICE_PROVIDER_NOT_ALLOWED'
+  | 'ERR_AUTHORIZATION_SERVER_UNAVAILABLE'
+  | 'ERR_UNTRUSTED_INTROSPECTION_RESPONSE'
+  | 'ERR_AUTHORIZATION_SERVER_METADATA'
+  | 'ERR_RESPONSE_TOO_LARGE'
+  | 'ERR_USER_RESOLUTION_FAILED'
+  | 'ERR_NOT_CONFIGURED';
+
 export abstract class ResourceServerError extends Error {
   /** Stable, machine-readable identifier of the failure. */
-  abstract readonly code: string;
+  abstract readonly code: ResourceServerErrorCode;
   /** HTTP status that the client receives. */
-  abstract readonly status: number;
+  abstract readonly status: 400 | 401 | 403 | 503;
   /** RFC 6750 `error` parameter of the `WWW-Authenticate` challenge, when the status carries one. */
   readonly bearerError?: BearerErrorCode;
   /** Whether the answer carries a `WWW-Authenticate: Bearer` challenge at all. */
@@ -98,6 +111,37 @@ export class AuthorizationServerUnavailableError extends ResourceServerError {
   }
 }
 
+/** The checks an introspection answer can fail, each with the sentence the operator reads in the log. */
+export const INTROSPECTION_CHECKS = {
+  'media-type': 'Content-Type is not the media type asked for',
+  'not-encrypted': 'response is not encrypted, but keys are configured',
+  'unexpected-encryption': 'response is encrypted, but no private keys are configured',
+  'not-a-jwe': 'response is not a JWE',
+  'not-a-jws': 'response is not a JWS',
+  'jwe-header': 'JWE protected header is not valid',
+  'jwe-algorithm': 'JWE alg or enc not allowed',
+  'jwe-zip': 'JWE is compressed (zip), which is not accepted',
+  'jwe-crit': 'JWE crit names an extension we do not support',
+  'jwe-crit-malformed': 'JWE crit header is malformed',
+  'jwe-unsupported': 'JWE uses an unsupported algorithm or feature',
+  'jwe-malformed': 'JWE is malformed',
+  'jwe-decryption': 'JWE cannot be decrypted with our keys',
+  'jwe-cty': 'JWE cty is not JWT',
+  'decrypted-not-a-jws': 'decrypted payload is not a JWS',
+  'jws-signature': 'JWS signature is not valid',
+  'jws-algorithm': 'JWS alg not allowed',
+  'jws-key': 'JWS key not found in the AS JWKS',
+  'jws-invalid': 'JWS not valid',
+  'jwt-claim': 'JWT claim check failed',
+  'token-introspection': 'token_introspection is missing or not an object',
+  active: 'active is not a boolean',
+  'time-claim': 'a time claim (exp, iat, nbf) is not a number',
+  iss: 'iss is not the issuer',
+  json: 'body is not a JSON object',
+} as const;
+
+export type IntrospectionCheck = keyof typeof INTROSPECTION_CHECKS;
+
 /**
  * The AS answered, but the answer failed a check (media type, decryption, signature, algorithms, `typ`, `iss`,
  * `aud`, `iat`, shape). The token was not checked, so it is not called bad: 503.
@@ -108,12 +152,34 @@ export class UntrustedIntrospectionResponseError extends ResourceServerError {
   override readonly retryable = true;
 
   constructor(
-    /** Short name of the failed check, for the operator's log. */
-    readonly check: string,
+    /** Which check failed: a closed set, for the operator's log and for tests. */
+    readonly check: IntrospectionCheck,
+    /** What failed exactly, when it helps the operator and carries no secret (a media type, a claim name). */
+    readonly detail?: string,
     options?: { cause?: unknown },
   ) {
-    super(`introspection response failed the check: ${check}`, options);
+    super(
+      `introspection response failed the check: ${INTROSPECTION_CHECKS[check]}${detail ? ` (${detail})` : ''}`,
+      options,
+    );
   }
+}
+
+/**
+ * The AS's metadata cannot be used: discovery document or JWKS not JSON, issuer mismatch, missing endpoints, an
+ * endpoint on another origin. A set-up problem on either side, not the token's: 503, and the log says what to fix.
+ */
+export class AuthorizationServerMetadataError extends ResourceServerError {
+  readonly code = 'ERR_AUTHORIZATION_SERVER_METADATA';
+  readonly status = 503;
+  override readonly retryable = true;
+}
+
+/** The AS sent a body larger than we read (256 KiB): not an introspection answer. */
+export class ResponseTooLargeError extends ResourceServerError {
+  readonly code = 'ERR_RESPONSE_TOO_LARGE';
+  readonly status = 503;
+  override readonly retryable = true;
 }
 
 /** The app's `resolveUser` hook threw: the token was not judged, so not a 401. */
@@ -128,4 +194,22 @@ export class ResourceServerNotConfiguredError extends ResourceServerError {
   readonly code = 'ERR_NOT_CONFIGURED';
   readonly status = 503;
   override readonly retryable = true;
+
+  constructor() {
+    super('the resource server is not configured (see the problems logged at start-up)');
+  }
 }
+
+/** Every error this package throws, discriminated by `code`. */
+export type AnyResourceServerError =
+  | MissingCredentialsError
+  | InvalidRequestError
+  | InvalidTokenError
+  | InsufficientScopeError
+  | ServiceProviderNotAllowedError
+  | AuthorizationServerUnavailableError
+  | UntrustedIntrospectionResponseError
+  | AuthorizationServerMetadataError
+  | ResponseTooLargeError
+  | UserResolutionError
+  | ResourceServerNotConfiguredError;

@@ -1,4 +1,5 @@
 export { ResourceServerModule } from './resource-server.module.js';
+export type { ResourceServerOptionsFactory } from './resource-server.module-definition.js';
 export { ResourceServerGuard } from './auth/resource-server.guard.js';
 export { ServiceProvidersGuard } from './auth/service-providers.guard.js';
 export { Public, PUBLIC_ROUTE } from './auth/public.decorator.js';
@@ -10,17 +11,18 @@ export { ResourceServerHttpException } from './auth/error-response.js';
 export {
   AuthorizationServerClient,
   type AuthorizationServerMetadata,
+  type IntrospectionAnswer,
 } from './authorization-server/authorization-server-client.js';
 export { TokenValidator } from './validation/token-validator.js';
 export { JwksController } from './jwks.controller.js';
-export { ENVIRONMENT_NAMES, optionsFromEnvironment } from './config/environment.js';
+export { ENVIRONMENT_NAMES, optionsFromEnvironment, type EnvironmentReader } from './config/environment.js';
 export type {
   ResourceServerOptions,
   ResourceServerModuleExtras,
-  ResourceServerPrincipal,
   ResourceServerCacheOptions,
-  TokenIntrospection,
-  ResolveUser,
+  ResourceServerCircuitBreakerOptions,
   PrivateKeyInput,
 } from './config/resource-server-options.js';
+export type { SigningAlgorithm, KeyManagementAlgorithm, ContentEncryptionAlgorithm } from './config/algorithms.js';
+export type { ResourceServerPrincipal, TokenIntrospection, ResolveUser } from './principal.js';
 export * from './errors.js';

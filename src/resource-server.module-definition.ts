@@ -1,6 +1,11 @@
 import { ConfigurableModuleBuilder } from '@nestjs/common';
 import type { ResourceServerModuleExtras, ResourceServerOptions } from './config/resource-server-options.js';
 
+/** What `forRootAsync({ useClass })` / `({ useExisting })` instantiates or reuses: it makes the module's options. */
+export interface ResourceServerOptionsFactory {
+  createResourceServerOptions(): ResourceServerOptions | Promise<ResourceServerOptions>;
+}
+
 export const {
   ConfigurableModuleClass: ConfigurableResourceServerModule,
   MODULE_OPTIONS_TOKEN: RESOURCE_SERVER_OPTIONS,
@@ -8,5 +13,6 @@ export const {
   ASYNC_OPTIONS_TYPE,
 } = new ConfigurableModuleBuilder<ResourceServerOptions>({ moduleName: 'ResourceServer' })
   .setClassMethodName('forRoot')
+  .setFactoryMethodName('createResourceServerOptions')
   .setExtras<ResourceServerModuleExtras>({ jwksPath: '/jwks' }, (definition) => ({ ...definition, global: true }))
   .build();

@@ -1,18 +1,21 @@
-import { HttpException, HttpStatus } from '@nestjs/common';
-import { InsufficientScopeError, ResourceServerError } from '../errors.js';
+import { HttpException } from '@nestjs/common';
+import { InsufficientScopeError, ResourceServerError, type ResourceServerErrorCode } from '../errors.js';
 
 /** Seconds a client should wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 5;
 
-const REASON: Record<number, string> = {
+const REASON: Record<ResourceServerError['status'], string> = {
   400: 'Bad Request',
   401: 'Unauthorized',
   403: 'Forbidden',
   503: 'Service Unavailable',
 };
 
-/** The client-facing message: short and fixed per code, so nothing from a token or an AS answer leaks out. */
-const MESSAGE: Record<string, string> = {
+/**
+ * The client-facing message: short and fixed per code, so nothing from a token or an AS answer leaks out. Typed by
+ * code: a new error class without its message does not compile.
+ */
+const MESSAGE: Record<ResourceServerErrorCode, string> = {
   ERR_MISSING_CREDENTIALS: 'A bearer access token is required.',
   ERR_INVALID_REQUEST: 'The bearer access token is malformed.',
   ERR_INVALID_TOKEN: 'The access token is invalid, expired or revoked.',
@@ -20,6 +23,8 @@ const MESSAGE: Record<string, string> = {
   ERR_SERVICE_PROVIDER_NOT_ALLOWED: 'This service provider may not call this endpoint.',
   ERR_AUTHORIZATION_SERVER_UNAVAILABLE: 'The access token cannot be checked right now; retry later.',
   ERR_UNTRUSTED_INTROSPECTION_RESPONSE: 'The access token cannot be checked right now; retry later.',
+  ERR_AUTHORIZATION_SERVER_METADATA: 'The access token cannot be checked right now; retry later.',
+  ERR_RESPONSE_TOO_LARGE: 'The access token cannot be checked right now; retry later.',
   ERR_USER_RESOLUTION_FAILED: 'The access token cannot be checked right now; retry later.',
   ERR_NOT_CONFIGURED: 'Bearer authentication is not configured on this server.',
 };
@@ -42,8 +47,8 @@ export class ResourceServerHttpException extends HttpException {
     super(
       {
         statusCode: error.status,
-        error: REASON[error.status] ?? HttpStatus[error.status],
-        message: MESSAGE[error.code] ?? error.message,
+        error: REASON[error.status],
+        message: MESSAGE[error.code],
       },
       error.status,
     );

@@ -22,12 +22,10 @@ export class FallbackStrategy extends PassportStrategy(BearerStrategy, RESOURCE_
       if (error instanceof MissingCredentialsError) return actionsOf(this).fail(challengeFor(error, this.realm)!, 401);
       return actionsOf(this).error(toHttpException(error as ResourceServerError, this.realm));
     }
-    actionsOf(this).error(
-      toHttpException(new ResourceServerNotConfiguredError('the resource server is not configured'), this.realm),
-    );
+    actionsOf(this).error(toHttpException(new ResourceServerNotConfiguredError(), this.realm));
   }
 
   validate(): never {
-    throw new ResourceServerNotConfiguredError('the resource server is not configured');
+    throw new ResourceServerNotConfiguredError();
   }
 }

@@ -1,4 +1,4 @@
-import type { ResourceServerPrincipal } from '../config/resource-server-options.js';
+import type { ResourceServerPrincipal } from '../principal.js';
 
 /** Where the Passport strategy leaves the principal (request.user may be the app's user from resolveUser). */
 const PRINCIPAL = Symbol.for('nest-resource-server.principal');

@@ -1,13 +1,14 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import type { ResourceServerPrincipal } from '../config/resource-server-options.js';
-import { RESOURCE_SERVER_STATE, type ResourceServerState } from '../config/resource-server-state.js';
 import { AuthorizationServerUnavailableError, ResourceServerError } from '../errors.js';
+import type { ResourceServerPrincipal } from '../principal.js';
 import { TokenValidator } from '../validation/token-validator.js';
-import { resolveUserOf } from './authenticate.js';
+import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
 import { type CredentialCarrier, extractBearerToken } from './bearer-token.js';
 import { applyHeaders, toHttpException } from './error-response.js';
-import { setPrincipal } from './request-principal.js';
-import { assertServiceProviderAllowed, type RoutePolicy, RoutePolicies } from './route-policy.js';
+import { admit } from './resolve-user.js';
+import { type RoutePolicy, RoutePolicies } from './route-policy.js';
+
+type UserCarrier = CredentialCarrier & { user?: unknown };
 
 /**
  * Authenticates the bearer token (the same TokenValidator as the Passport strategy, called directly: Passport's
@@ -20,42 +21,39 @@ export class ResourceServerGuard implements CanActivate {
   constructor(
     private readonly policies: RoutePolicies,
     private readonly validator: TokenValidator,
-    @Inject(RESOURCE_SERVER_STATE) private readonly state: ResourceServerState,
+    @Inject(AUTH_SETTINGS) private readonly settings: AuthSettings,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     const policy = this.policies.of(context);
     if (policy.isPublic) return true;
-    const request = context.switchToHttp().getRequest<CredentialCarrier & { user?: unknown }>();
+    const request = context.switchToHttp().getRequest<UserCarrier>();
     try {
       const principal = this.validator.validate(extractBearerToken(request));
       if (principal instanceof Promise) {
         return principal
-          .then((p) => this.admit(policy, request, p))
+          .then((p) => this.authorize(request, p, policy))
           .catch((error: unknown) => this.reject(context, error));
       }
-      const admitted = this.admit(policy, request, principal);
-      return admitted instanceof Promise ? admitted.catch((error: unknown) => this.reject(context, error)) : admitted;
+      const authorized = this.authorize(request, principal, policy);
+      return authorized === true ? true : authorized.catch((error: unknown) => this.reject(context, error));
     } catch (error) {
       return this.reject(context, error);
     }
   }
 
-  private admit(
-    policy: RoutePolicy,
-    request: { user?: unknown },
+  private authorize(
+    request: UserCarrier,
     principal: ResourceServerPrincipal,
-  ): boolean | Promise<boolean> {
-    assertServiceProviderAllowed(principal, policy);
-    const resolveUser = this.state.settings?.resolveUser;
-    if (!resolveUser) {
-      request.user = principal;
+    policy: RoutePolicy,
+  ): true | Promise<true> {
+    const user = admit(request, principal, policy, this.settings.resolveUser);
+    if (!(user instanceof Promise)) {
+      request.user = user;
       return true;
     }
-    // request.user becomes the app's user: keep the principal reachable through principalOf(request).
-    setPrincipal(request, principal);
-    return resolveUserOf(principal, resolveUser).then((user) => {
-      request.user = user;
+    return user.then((resolved) => {
+      request.user = resolved;
       return true;
     });
   }
@@ -65,7 +63,7 @@ export class ResourceServerGuard implements CanActivate {
       error instanceof ResourceServerError
         ? error
         : new AuthorizationServerUnavailableError('unexpected failure', { cause: error });
-    const exception = toHttpException(known, this.state.realm);
+    const exception = toHttpException(known, this.settings.realm);
     // Set here as well as in the exception filter, so that an app's own catch-all filter keeps the challenge.
     applyHeaders(context.switchToHttp().getResponse(), exception);
     throw exception;

@@ -1,21 +1,22 @@
 import { Logger } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import { Strategy as BearerStrategy } from 'passport-http-bearer';
-import type { ResourceServerState } from '../config/resource-server-state.js';
 import {
   AuthorizationServerUnavailableError,
   MissingCredentialsError,
   ResourceServerError,
   ServiceProviderNotAllowedError,
 } from '../errors.js';
+import { LOGGER_CONTEXT } from '../logger.js';
 import type { TokenValidator } from '../validation/token-validator.js';
-import { resolveUserOf } from './authenticate.js';
+import type { AuthSettings } from './auth-settings.js';
 import { type CredentialCarrier, extractBearerToken } from './bearer-token.js';
 import { challengeFor, toHttpException } from './error-response.js';
 import { actionsOf } from './passport-actions.js';
 import { setPrincipal } from './request-principal.js';
+import { admit } from './resolve-user.js';
 import { routeContextOf } from './route-context.guard.js';
-import { assertServiceProviderAllowed, type RoutePolicies } from './route-policy.js';
+import type { RoutePolicies } from './route-policy.js';
 
 /** Passport strategy name, registered by the module (by the fallback strategy when unconfigured). */
 export const RESOURCE_SERVER_STRATEGY = 'resource-server';
@@ -28,15 +29,15 @@ export const RESOURCE_SERVER_STRATEGY = 'resource-server';
  * credentials is a Passport `fail`, so that the next strategy may try.
  */
 export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RESOURCE_SERVER_STRATEGY) {
-  private readonly logger = new Logger('ResourceServer');
+  private readonly logger = new Logger(LOGGER_CONTEXT);
   private warnedUnknownRoute = false;
 
   constructor(
     private readonly validator: TokenValidator,
-    private readonly state: ResourceServerState,
+    private readonly settings: AuthSettings,
     private readonly policies: RoutePolicies,
   ) {
-    super({ realm: state.realm, passReqToCallback: true });
+    super({ realm: settings.realm, passReqToCallback: true });
   }
 
   /** Our parser only (RFC 6750: `Bearer` 1*SP b64token; a malformed header is a 400), then our validation. */
@@ -46,9 +47,9 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
       token = extractBearerToken(request);
     } catch (error) {
       if (error instanceof MissingCredentialsError) {
-        return actionsOf(this).fail(challengeFor(error, this.state.realm)!, 401);
+        return actionsOf(this).fail(challengeFor(error, this.settings.realm)!, 401);
       }
-      return actionsOf(this).error(toHttpException(error as ResourceServerError, this.state.realm));
+      return actionsOf(this).error(toHttpException(error as ResourceServerError, this.settings.realm));
     }
     this.validate(request, token).then(
       (user) => actionsOf(this).success(user),
@@ -60,26 +61,26 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
     try {
       const principal = await this.validator.validate(token);
       const context = routeContextOf(request);
-      if (context === undefined) {
-        if (!this.warnedUnknownRoute) {
-          this.warnedUnknownRoute = true;
-          this.logger.warn(
-            'the resource server strategy ran before the module saw the route (a global AuthGuard?): request refused; ' +
-              'use ResourceServerGuard as the global guard',
-          );
-        }
-        throw new ServiceProviderNotAllowedError('the route of this request is unknown');
-      }
-      assertServiceProviderAllowed(principal, this.policies.of(context));
+      if (context === undefined) throw this.unknownRoute();
       setPrincipal(request, principal);
-      const resolveUser = this.state.settings?.resolveUser;
-      return resolveUser ? await resolveUserOf(principal, resolveUser) : principal;
+      return await admit(request, principal, this.policies.of(context), this.settings.resolveUser);
     } catch (error) {
       const known =
         error instanceof ResourceServerError
           ? error
           : new AuthorizationServerUnavailableError('unexpected failure', { cause: error });
-      throw toHttpException(known, this.state.realm);
+      throw toHttpException(known, this.settings.realm);
     }
+  }
+
+  private unknownRoute(): ServiceProviderNotAllowedError {
+    if (!this.warnedUnknownRoute) {
+      this.warnedUnknownRoute = true;
+      this.logger.warn(
+        'the resource server strategy ran before the module saw the route (a global AuthGuard?): request refused; ' +
+          'use ResourceServerGuard as the global guard',
+      );
+    }
+    return new ServiceProviderNotAllowedError('the route of this request is unknown');
   }
 }

@@ -1,9 +1,9 @@
 import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
-import type { ResourceServerPrincipal } from '../config/resource-server-options.js';
-import { RESOURCE_SERVER_STATE, type ResourceServerState } from '../config/resource-server-state.js';
+import type { ResourceServerPrincipal } from '../principal.js';
 import { ServiceProviderNotAllowedError } from '../errors.js';
 import { ALLOWED_SERVICE_PROVIDERS } from './allowed-service-providers.decorator.js';
+import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
 import { PUBLIC_ROUTE } from './public.decorator.js';
 
 /** What a route asks of a caller, resolved once per handler: its metadata does not change at run time. */
@@ -35,9 +35,9 @@ export class RoutePolicies {
 
   constructor(
     private readonly reflector: Reflector,
-    @Inject(RESOURCE_SERVER_STATE) state: ResourceServerState,
+    @Inject(AUTH_SETTINGS) settings: AuthSettings,
   ) {
-    this.moduleList = state.settings?.allowedServiceProviders ?? [];
+    this.moduleList = settings.allowedServiceProviders;
   }
 
   of(context: ExecutionContext): RoutePolicy {

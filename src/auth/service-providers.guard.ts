@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
-import { RESOURCE_SERVER_STATE, type ResourceServerState } from '../config/resource-server-state.js';
 import { ResourceServerError } from '../errors.js';
+import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
 import { applyHeaders, toHttpException } from './error-response.js';
 import { principalOf } from './request-principal.js';
 import { assertServiceProviderAllowed, RoutePolicies } from './route-policy.js';
@@ -15,7 +15,7 @@ import { assertServiceProviderAllowed, RoutePolicies } from './route-policy.js';
 export class ServiceProvidersGuard implements CanActivate {
   constructor(
     private readonly policies: RoutePolicies,
-    @Inject(RESOURCE_SERVER_STATE) private readonly state: ResourceServerState,
+    @Inject(AUTH_SETTINGS) private readonly settings: AuthSettings,
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
@@ -24,7 +24,7 @@ export class ServiceProvidersGuard implements CanActivate {
     try {
       assertServiceProviderAllowed(principal, this.policies.of(context));
     } catch (error) {
-      const exception = toHttpException(error as ResourceServerError, this.state.realm);
+      const exception = toHttpException(error as ResourceServerError, this.settings.realm);
       applyHeaders(context.switchToHttp().getResponse(), exception);
       throw exception;
     }

@@ -1,16 +1,18 @@
 import { setTimeout } from 'node:timers/promises';
-import { Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import type { OnApplicationShutdown } from '@nestjs/common';
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { isSymmetricSigningAlg } from '../config/algorithms.js';
-import type { TokenIntrospection } from '../config/resource-server-options.js';
 import type { ResourceServerSettings } from '../config/resource-server-settings.js';
 import {
+  AuthorizationServerMetadataError,
   AuthorizationServerUnavailableError,
   InvalidTokenError,
   ResourceServerError,
   ResourceServerNotConfiguredError,
   UntrustedIntrospectionResponseError,
 } from '../errors.js';
+import type { DecryptionKey } from '../keys/decryption-keys.js';
+import type { TokenIntrospection } from '../principal.js';
 import { CircuitBreaker } from './circuit-breaker.js';
 import { ConcurrencyLimit } from './concurrency-limit.js';
 import { AuthorizationServerHttpClient, describeUrl, type HttpResponse } from './http-client.js';
@@ -24,7 +26,6 @@ import {
 } from './introspection-response.js';
 import { registeredOAuthError, retryAfterSeconds } from './oauth-errors.js';
 import { RemoteKeySet } from './remote-key-set.js';
-import { assertScopes, principalFromIntrospection } from './token-introspection-rules.js';
 
 /** The parts of the AS's metadata (RFC 8414 / OIDC Discovery) that a resource server uses. */
 export interface AuthorizationServerMetadata {
@@ -33,14 +34,59 @@ export interface AuthorizationServerMetadata {
   jwksUri: string;
 }
 
+/** A trusted answer of the AS, and the `proof` a shared cache may store and `verifyProof` checks again. */
+export interface IntrospectionAnswer {
+  readonly claims: TokenIntrospection;
+  /** The signed JWS (`jwt` format) or the JSON body (`json` format). */
+  readonly proof: string;
+}
+
+/**
+ * Talks to the authorization server: discovery, its JWKS, and token introspection (RFC 7662, with the JWT response of
+ * RFC 9701). Knows nothing of Nest requests and does not judge tokens: it turns a token into the AS's trusted answer,
+ * or a coded error. The module provides the HTTP client when configured, an unconfigured stand-in otherwise.
+ */
+export abstract class AuthorizationServerClient {
+  /** The AS's endpoints: from settings, else from discovery. */
+  abstract discover(): Promise<AuthorizationServerMetadata>;
+
+  /**
+   * The AS's trusted answer about the token (decrypted, signature and claims checked), with its proof. Nothing is
+   * sent after `deadline` (epoch ms): a call that cannot start in time fails without reaching the AS.
+   */
+  abstract fetchIntrospection(token: string, deadline?: number): Promise<IntrospectionAnswer>;
+
+  /** Checks a proof read back from a shared cache as if the AS had just sent it (signature, `iss`, `aud`, `iat`). */
+  abstract verifyProof(proof: string): Promise<TokenIntrospection>;
+
+  /**
+   * The validated `token_introspection` claims for the token: the AS's answer once trusted, not yet judged (an
+   * inactive token comes back as `{ active: false }`). Uncached: the request path goes through TokenValidator.
+   */
+  async introspect(token: string): Promise<TokenIntrospection> {
+    return (await this.fetchIntrospection(token)).claims;
+  }
+}
+
+/** Stands in when the module has no usable settings: every call says so (503). */
+export class UnconfiguredAuthorizationServerClient extends AuthorizationServerClient {
+  discover(): Promise<never> {
+    return Promise.reject(new ResourceServerNotConfiguredError());
+  }
+  fetchIntrospection(): Promise<never> {
+    return Promise.reject(new ResourceServerNotConfiguredError());
+  }
+  verifyProof(): Promise<never> {
+    return Promise.reject(new ResourceServerNotConfiguredError());
+  }
+}
+
 /** How long the AS's JWKS stays fresh, and how soon an unknown `kid` or a failure may trigger another fetch. */
 const JWKS_CACHE_MAX_AGE_MS = 10 * 60_000;
 const JWKS_COOLDOWN_MS = 30_000;
 
 /** Base delay before the one retry of a transient failure; jittered ×0.5–1.5 so that instances do not sync up. */
 const RETRY_DELAY_MS = 50;
-
-const nowInSeconds = (): number => Math.floor(Date.now() / 1000);
 
 /**
  * An answer that is not 200, as a coded error. Only failures that do not depend on the token are an outage (they
@@ -84,31 +130,38 @@ const sameOrigin = (a: string, b: string): boolean => {
   }
 };
 
-/**
- * Talks to the authorization server: discovery, its JWKS, and token introspection (RFC 7662, with the JWT
- * response of RFC 9701). Knows nothing of Nest requests: it turns a token into validated claims or a coded error.
- */
-@Injectable()
-export class AuthorizationServerClient implements OnApplicationShutdown {
-  private readonly http?: AuthorizationServerHttpClient;
-  private readonly breaker?: CircuitBreaker;
-  private readonly limit?: ConcurrencyLimit;
-  private readonly keySet?: RemoteKeySet;
-  private metadata?: Promise<AuthorizationServerMetadata>;
+function parseJsonDocument(response: HttpResponse, what: string): Record<string, unknown> {
+  let document: unknown;
+  try {
+    document = JSON.parse(response.body);
+  } catch (error) {
+    throw new AuthorizationServerMetadataError(`${what} is not JSON`, { cause: error });
+  }
+  if (typeof document !== 'object' || document === null || Array.isArray(document)) {
+    throw new AuthorizationServerMetadataError(`${what} is not a JSON object`);
+  }
+  return document as Record<string, unknown>;
+}
+
+/** The AS client over HTTP: one pooled agent, a circuit breaker, a bounded number of calls with one deadline each. */
+export class HttpAuthorizationServerClient extends AuthorizationServerClient implements OnApplicationShutdown {
+  private readonly http: AuthorizationServerHttpClient;
+  private readonly breaker: CircuitBreaker;
+  private readonly limit: ConcurrencyLimit;
+  private readonly keySet: RemoteKeySet;
   private readonly secretKey?: Uint8Array;
   private readonly introspectionHeaders: Record<string, string>;
-  private readonly jwtContext?: JwtIntrospectionContext;
+  private readonly credentialsInForm?: { client_id: string; client_secret: string };
+  private readonly jwtContext: JwtIntrospectionContext;
+  private metadata?: Promise<AuthorizationServerMetadata>;
 
-  constructor(private readonly settings: ResourceServerSettings | undefined) {
-    if (!settings) {
-      this.introspectionHeaders = {};
-      return;
-    }
+  constructor(
+    private readonly settings: ResourceServerSettings,
+    decryptionKeys: readonly DecryptionKey[],
+  ) {
+    super();
     this.http = new AuthorizationServerHttpClient(settings.timeoutMs);
-    this.breaker = new CircuitBreaker({
-      failureThreshold: settings.circuitBreakerFailureThreshold,
-      openSeconds: settings.circuitBreakerOpenSeconds,
-    });
+    this.breaker = new CircuitBreaker(settings.circuitBreaker);
     // A call with less than a quarter of the timeout (at most 100 ms) left is not started: it could not finish.
     this.limit = new ConcurrencyLimit(settings.maxConcurrentIntrospections, Math.min(100, settings.timeoutMs / 4));
     this.keySet = new RemoteKeySet(() => this.fetchJwks(), {
@@ -123,8 +176,8 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
       signingAlgs: settings.signingAlgs,
       encryptionAlg: settings.encryptionAlg,
       encryptionEnc: settings.encryptionEnc,
-      decryptionKeys: settings.decryptionKeys,
-      verificationKey: (header, token) => this.verificationKey(header, token),
+      decryptionKeys,
+      verificationKey: this.verificationKey,
       clockToleranceSeconds: settings.clockToleranceSeconds,
     };
     this.introspectionHeaders = {
@@ -135,34 +188,27 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
       // RFC 6749 §2.3.1: form-encode id and secret before Base64.
       const credentials = `${encodeURIComponent(settings.clientId)}:${encodeURIComponent(settings.clientSecret)}`;
       this.introspectionHeaders.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    } else {
+      this.credentialsInForm = { client_id: settings.clientId, client_secret: settings.clientSecret };
     }
   }
 
-  private configured(): ResourceServerSettings {
-    if (!this.settings) throw new ResourceServerNotConfiguredError('the resource server is not configured');
-    return this.settings;
-  }
-
-  /** The AS's endpoints: from settings, else from discovery (fetched once; a failure is retried on next use). */
   discover(): Promise<AuthorizationServerMetadata> {
-    const settings = this.configured();
-    this.metadata ??= this.fetchMetadata(settings).catch((error: unknown) => {
+    // Fetched once; a failure is retried on next use.
+    this.metadata ??= this.fetchMetadata().catch((error: unknown) => {
       this.metadata = undefined;
       throw error;
     });
     return this.metadata;
   }
 
-  private async fetchMetadata(settings: ResourceServerSettings): Promise<AuthorizationServerMetadata> {
-    if (settings.introspectionEndpoint && (settings.jwksUri || settings.introspectionFormat === 'json')) {
-      return {
-        issuer: settings.issuer,
-        introspectionEndpoint: settings.introspectionEndpoint,
-        jwksUri: settings.jwksUri ?? '',
-      };
+  private async fetchMetadata(): Promise<AuthorizationServerMetadata> {
+    const { issuer, introspectionEndpoint, jwksUri, introspectionFormat } = this.settings;
+    if (introspectionEndpoint && (jwksUri || introspectionFormat === 'json')) {
+      return { issuer, introspectionEndpoint, jwksUri: jwksUri ?? '' };
     }
-    const url = `${settings.issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
-    const response = await this.http!.send(url, { method: 'GET', headers: { accept: 'application/json' } });
+    const url = `${issuer.replace(/\/+$/, '')}/.well-known/openid-configuration`;
+    const response = await this.http.send(url, { method: 'GET', headers: { accept: 'application/json' } });
     if (response.status !== 200) {
       throw new AuthorizationServerUnavailableError(
         `discovery at ${describeUrl(url)} answered HTTP ${response.status}`,
@@ -171,30 +217,18 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
         },
       );
     }
-    let document: unknown;
-    try {
-      document = JSON.parse(response.body);
-    } catch (error) {
-      throw new UntrustedIntrospectionResponseError(`discovery document at ${describeUrl(url)} is not JSON`, {
-        cause: error,
-      });
-    }
-    if (typeof document !== 'object' || document === null) {
-      throw new UntrustedIntrospectionResponseError(`discovery document at ${describeUrl(url)} is not an object`);
-    }
-    const { issuer, introspection_endpoint, jwks_uri } = document as Record<string, unknown>;
-    if (issuer !== settings.issuer) {
+    const document = parseJsonDocument(response, `discovery document at ${describeUrl(url)}`);
+    if (document.issuer !== issuer) {
       // Neither value is secret, and seeing both is how an operator spots the trailing slash or the wrong realm.
-      const found = typeof issuer === 'string' ? JSON.stringify(issuer.slice(0, 200)) : 'none';
-      throw new UntrustedIntrospectionResponseError(
-        `discovery at ${describeUrl(url)} names the issuer ${found}, not the configured ${JSON.stringify(settings.issuer)}`,
+      const found = typeof document.issuer === 'string' ? JSON.stringify(document.issuer.slice(0, 200)) : 'none';
+      throw new AuthorizationServerMetadataError(
+        `discovery at ${describeUrl(url)} names the issuer ${found}, not the configured ${JSON.stringify(issuer)}`,
       );
     }
     return {
-      issuer: settings.issuer,
-      introspectionEndpoint:
-        settings.introspectionEndpoint ?? this.discovered('introspection_endpoint', introspection_endpoint),
-      jwksUri: settings.jwksUri ?? this.discovered('jwks_uri', jwks_uri),
+      issuer,
+      introspectionEndpoint: introspectionEndpoint ?? this.discovered('introspection_endpoint', document),
+      jwksUri: jwksUri ?? this.discovered('jwks_uri', document),
     };
   }
 
@@ -202,13 +236,11 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
    * A discovered endpoint must share the issuer's origin: otherwise a tampered or mistaken discovery document sends
    * the client secret (and every token) to another host. An operator who means it sets the endpoint explicitly.
    */
-  private discovered(name: string, value: unknown): string {
-    const issuer = this.configured().issuer;
-    if (typeof value !== 'string') {
-      throw new UntrustedIntrospectionResponseError(`discovery document lacks ${name}`);
-    }
-    if (!sameOrigin(value, issuer)) {
-      throw new UntrustedIntrospectionResponseError(
+  private discovered(name: 'introspection_endpoint' | 'jwks_uri', document: Record<string, unknown>): string {
+    const value = document[name];
+    if (typeof value !== 'string') throw new AuthorizationServerMetadataError(`discovery document lacks ${name}`);
+    if (!sameOrigin(value, this.settings.issuer)) {
+      throw new AuthorizationServerMetadataError(
         `discovered ${name} ${describeUrl(value)} is not on the issuer's origin; set it explicitly to allow it`,
       );
     }
@@ -217,7 +249,7 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
 
   private async fetchJwks(): Promise<JSONWebKeySet> {
     const { jwksUri } = await this.discover();
-    const response = await this.http!.send(jwksUri, {
+    const response = await this.http.send(jwksUri, {
       method: 'GET',
       headers: { accept: 'application/jwk-set+json, application/json' },
     });
@@ -226,59 +258,42 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
         `the AS JWKS at ${describeUrl(jwksUri)} answered HTTP ${response.status}`,
       );
     }
-    let jwks: unknown;
-    try {
-      jwks = JSON.parse(response.body);
-    } catch (error) {
-      throw new UntrustedIntrospectionResponseError('the AS JWKS is not JSON', { cause: error });
-    }
-    const keys = (jwks as { keys?: unknown } | null)?.keys;
+    const { keys } = parseJsonDocument(response, `the AS JWKS at ${describeUrl(jwksUri)}`);
     if (!Array.isArray(keys) || !keys.every((key) => typeof key === 'object' && key !== null && !Array.isArray(key))) {
-      throw new UntrustedIntrospectionResponseError('the AS JWKS is not a JWK Set');
+      throw new AuthorizationServerMetadataError(`the AS JWKS at ${describeUrl(jwksUri)} is not a JWK Set`);
     }
-    return jwks as JSONWebKeySet;
+    return { keys } as JSONWebKeySet;
   }
 
   /** The key that verifies an introspection JWS: the client secret for HS*, else the AS's JWKS. */
   private readonly verificationKey: JWTVerifyGetKey = async (header, token) => {
     if (header.alg && isSymmetricSigningAlg(header.alg)) {
-      if (!this.secretKey) throw new UntrustedIntrospectionResponseError('JWS alg not allowed');
+      if (!this.secretKey) throw new UntrustedIntrospectionResponseError('jws-algorithm', header.alg);
       return this.secretKey;
     }
-    return this.keySet!.getKey(header, token);
+    return this.keySet.getKey(header, token);
   };
 
-  /**
-   * Asks the AS about the token and returns the `token_introspection` object once the answer is trusted (decrypted,
-   * signature and claims checked), with the `proof` that a shared cache may store and `verifyProof` checks again: the
-   * signed JWS (`jwt` format) or the JSON body (`json` format). Does not judge the token: an inactive one comes back
-   * as is. Nothing is sent after `deadline` (epoch ms): a call that cannot start in time fails without reaching the AS.
-   */
   async fetchIntrospection(
     token: string,
-    deadline = Date.now() + this.configured().timeoutMs,
-  ): Promise<{ claims: TokenIntrospection; proof: string }> {
-    const settings = this.configured();
-    const form = new URLSearchParams({ token, token_type_hint: 'access_token' });
-    if (settings.clientAuthMethod === 'client_secret_post') {
-      form.set('client_id', settings.clientId);
-      form.set('client_secret', settings.clientSecret);
-    }
+    deadline = Date.now() + this.settings.timeoutMs,
+  ): Promise<IntrospectionAnswer> {
+    const form = new URLSearchParams({ token, token_type_hint: 'access_token', ...this.credentialsInForm });
     const body = form.toString();
-    const response = await this.limit!.run(
+    const response = await this.limit.run(
       () =>
-        this.breaker!.run(
+        this.breaker.run(
           () => this.postWithRetry(body, deadline),
           (error) => error instanceof AuthorizationServerUnavailableError && error.outage,
         ),
       deadline,
       () => new AuthorizationServerUnavailableError('too many introspections waiting: this one was not sent in time'),
     );
-    if (settings.introspectionFormat === 'json') {
-      return { claims: parseJsonIntrospectionResponse(response, settings.issuer), proof: response.body };
+    if (this.settings.introspectionFormat === 'json') {
+      return { claims: parseJsonIntrospectionResponse(response, this.settings.issuer), proof: response.body };
     }
-    const jws = await decryptJwtIntrospectionResponse(response, this.jwtContext!);
-    return { claims: await verifyIntrospectionJws(jws, this.jwtContext!), proof: jws };
+    const jws = await decryptJwtIntrospectionResponse(response, this.jwtContext);
+    return { claims: await verifyIntrospectionJws(jws, this.jwtContext), proof: jws };
   }
 
   /** One POST, and one jittered retry of a transient failure if the deadline leaves room for it. */
@@ -296,7 +311,7 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
 
   private async post(body: string, deadline: number): Promise<HttpResponse> {
     const { introspectionEndpoint } = await this.discover();
-    const response = await this.http!.send(
+    const response = await this.http.send(
       introspectionEndpoint,
       { method: 'POST', headers: this.introspectionHeaders, body },
       deadline,
@@ -305,26 +320,12 @@ export class AuthorizationServerClient implements OnApplicationShutdown {
     return response;
   }
 
-  /** Checks a proof read back from a shared cache as if the AS had just sent it (signature, `iss`, `aud`, `iat`). */
   async verifyProof(proof: string): Promise<TokenIntrospection> {
-    const settings = this.configured();
-    if (settings.introspectionFormat === 'json') return parseJsonIntrospection(proof, settings.issuer);
-    return verifyIntrospectionJws(proof, this.jwtContext!);
-  }
-
-  /**
-   * Introspects the token and judges it (active, type, `sub`, service provider, scopes): the validated claims.
-   * Uncached: the request path goes through TokenValidator, which caches.
-   */
-  async introspect(token: string): Promise<TokenIntrospection> {
-    const settings = this.configured();
-    const { claims } = await this.fetchIntrospection(token);
-    const principal = principalFromIntrospection(claims, settings, nowInSeconds());
-    assertScopes(principal, settings.scopes);
-    return principal.claims;
+    if (this.settings.introspectionFormat === 'json') return parseJsonIntrospection(proof, this.settings.issuer);
+    return verifyIntrospectionJws(proof, this.jwtContext);
   }
 
   async onApplicationShutdown(): Promise<void> {
-    await this.http?.close();
+    await this.http.close();
   }
 }

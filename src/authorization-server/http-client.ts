@@ -1,5 +1,5 @@
 import { Agent, errors as undiciErrors, request } from 'undici';
-import { AuthorizationServerUnavailableError, UntrustedIntrospectionResponseError } from '../errors.js';
+import { AuthorizationServerUnavailableError, ResponseTooLargeError } from '../errors.js';
 
 export interface HttpResponse {
   readonly status: number;
@@ -52,7 +52,7 @@ export class AuthorizationServerHttpClient {
         size += (chunk as Buffer).length;
         if (size > MAX_RESPONSE_BYTES) {
           response.body.destroy();
-          throw new UntrustedIntrospectionResponseError('response body larger than 256 KiB');
+          throw new ResponseTooLargeError(`${describeUrl(url)} sent a body larger than 256 KiB`);
         }
         chunks.push(chunk as Buffer);
       }
@@ -63,7 +63,7 @@ export class AuthorizationServerHttpClient {
         body: Buffer.concat(chunks).toString('utf8'),
       };
     } catch (error) {
-      if (error instanceof UntrustedIntrospectionResponseError) throw error;
+      if (error instanceof ResponseTooLargeError) throw error;
       const timedOut = isTimeout(error, signal);
       throw new AuthorizationServerUnavailableError(describeNetworkError(url, error, timedOut), {
         cause: error,

@@ -1,7 +1,7 @@
 import { MIMEType } from 'node:util';
 import { compactDecrypt, decodeProtectedHeader, errors as joseErrors, jwtVerify, type JWTVerifyGetKey } from 'jose';
-import type { TokenIntrospection } from '../config/resource-server-options.js';
-import { UntrustedIntrospectionResponseError } from '../errors.js';
+import { type IntrospectionCheck, ResourceServerError, UntrustedIntrospectionResponseError } from '../errors.js';
+import type { TokenIntrospection } from '../principal.js';
 import type { DecryptionKey } from '../keys/decryption-keys.js';
 import type { HttpResponse } from './http-client.js';
 
@@ -26,8 +26,8 @@ export interface JwtIntrospectionContext {
   now?: () => number;
 }
 
-function untrusted(check: string, cause?: unknown): never {
-  throw new UntrustedIntrospectionResponseError(check, { cause });
+function untrusted(check: IntrospectionCheck, detail?: string, cause?: unknown): never {
+  throw new UntrustedIntrospectionResponseError(check, detail, { cause });
 }
 
 function mediaTypeOf(contentType: string | undefined): string | undefined {
@@ -41,7 +41,7 @@ function mediaTypeOf(contentType: string | undefined): string | undefined {
 
 export function assertMediaType(response: HttpResponse, expected: string): void {
   const actual = mediaTypeOf(response.contentType);
-  if (actual !== expected) untrusted(`Content-Type is ${actual ?? 'missing or invalid'}, expected ${expected}`);
+  if (actual !== expected) untrusted('media-type', `${actual ?? 'missing or invalid'}, expected ${expected}`);
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> =>
@@ -53,7 +53,7 @@ function candidateKeys(jwe: string, keys: readonly DecryptionKey[]): readonly De
   try {
     kid = decodeProtectedHeader(jwe).kid;
   } catch (error) {
-    untrusted('JWE protected header is not valid', error);
+    untrusted('jwe-header', undefined, error);
   }
   const named = typeof kid === 'string' ? keys.find((key) => key.kid === kid) : undefined;
   return named ? [named] : keys;
@@ -70,16 +70,15 @@ const isJwtContentType = (cty: unknown): boolean => {
 };
 
 /** The failed check of a JWE that no other key would pass, or undefined when another key may do. */
-function jweFailure(error: unknown): string | undefined {
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'JWE alg or enc not allowed';
+function jweFailure(error: unknown): IntrospectionCheck | undefined {
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'jwe-algorithm';
   if (error instanceof joseErrors.JOSENotSupported) {
-    if (error.message.includes('"zip"')) return 'JWE is compressed (zip), which is not accepted';
-    if (error.message.includes('Extension Header Parameter')) return 'JWE crit names an extension we do not support';
-    return 'JWE uses an unsupported algorithm or feature';
+    if (error.message.includes('"zip"')) return 'jwe-zip';
+    if (error.message.includes('Extension Header Parameter')) return 'jwe-crit';
+    return 'jwe-unsupported';
   }
-  if (error instanceof joseErrors.JWEInvalid) {
-    return error.message.includes('"crit"') ? 'JWE crit header is malformed' : 'JWE is malformed';
-  }
+  if (error instanceof joseErrors.JWEInvalid)
+    return error.message.includes('"crit"') ? 'jwe-crit-malformed' : 'jwe-malformed';
   return undefined;
 }
 
@@ -93,29 +92,32 @@ async function decrypt(jwe: string, context: JwtIntrospectionContext): Promise<s
         // No compression: an introspection answer is small, and a decompression bomb costs nothing to send.
         maxDecompressedLength: 0,
       });
-      if (protectedHeader.cty !== undefined && !isJwtContentType(protectedHeader.cty)) untrusted('JWE cty is not JWT');
+      if (protectedHeader.cty !== undefined && !isJwtContentType(protectedHeader.cty)) untrusted('jwe-cty');
       return new TextDecoder().decode(plaintext);
     } catch (error) {
       if (error instanceof UntrustedIntrospectionResponseError) throw error;
       // A malformed or unsupported JWE will not change with another key: stop at once, naming what failed.
       const failure = jweFailure(error);
-      if (failure !== undefined) untrusted(failure, error);
+      if (failure !== undefined) untrusted(failure, undefined, error);
       lastError = error;
     }
   }
-  return untrusted('JWE cannot be decrypted with our keys', lastError);
+  return untrusted('jwe-decryption', undefined, lastError);
 }
 
-function joseCheckName(error: unknown): string {
+/** A JWS verification failure as a coded error: our own (the AS's JWKS failing) as is, jose's named by check. */
+function verificationFailure(error: unknown): ResourceServerError {
+  if (error instanceof ResourceServerError) return error;
+  const fail = (check: IntrospectionCheck, detail?: string) =>
+    new UntrustedIntrospectionResponseError(check, detail, { cause: error });
   if (error instanceof joseErrors.JWTClaimValidationFailed || error instanceof joseErrors.JWTExpired) {
-    return `JWT claim ${error.claim} ${error.reason}: ${error.message}`;
+    // jose's messages name the claim and the rule, never a value.
+    return fail('jwt-claim', `${error.claim} ${error.reason}: ${error.message}`);
   }
-  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return 'JWS signature is not valid';
-  if (error instanceof joseErrors.JOSEAlgNotAllowed) return 'JWS alg not allowed';
-  if (error instanceof joseErrors.JWKSNoMatchingKey) return 'JWS key not found in the AS JWKS';
-  if (error instanceof joseErrors.JWKSTimeout) return 'AS JWKS did not answer in time';
-  if (error instanceof joseErrors.JOSEError) return `JWS not valid (${error.code})`;
-  return 'JWS cannot be verified';
+  if (error instanceof joseErrors.JWSSignatureVerificationFailed) return fail('jws-signature');
+  if (error instanceof joseErrors.JOSEAlgNotAllowed) return fail('jws-algorithm');
+  if (error instanceof joseErrors.JWKSNoMatchingKey) return fail('jws-key');
+  return fail('jws-invalid', error instanceof joseErrors.JOSEError ? error.code : undefined);
 }
 
 /**
@@ -130,14 +132,13 @@ export async function decryptJwtIntrospectionResponse(
   const body = response.body.trim();
   const parts = body.split('.').length;
   if (context.decryptionKeys.length === 0) {
-    if (parts === 5) untrusted('response is encrypted, but no private keys are configured');
-    if (parts !== 3) untrusted('response is not a JWS');
+    if (parts === 5) untrusted('unexpected-encryption');
+    if (parts !== 3) untrusted('not-a-jws');
     return body;
   }
-  if (parts !== 5)
-    untrusted(parts === 3 ? 'response is not encrypted, but keys are configured' : 'response is not a JWE');
+  if (parts !== 5) untrusted(parts === 3 ? 'not-encrypted' : 'not-a-jwe');
   const jws = await decrypt(body, context);
-  if (jws.split('.').length !== 3) untrusted('decrypted payload is not a JWS');
+  if (jws.split('.').length !== 3) untrusted('decrypted-not-a-jws');
   return jws;
 }
 
@@ -163,10 +164,10 @@ export async function verifyIntrospectionJws(
       currentDate: context.now ? new Date(context.now() * 1000) : undefined,
     }));
   } catch (error) {
-    return untrusted(joseCheckName(error), error);
+    throw verificationFailure(error);
   }
   const introspection = payload.token_introspection;
-  if (!isObject(introspection)) untrusted('token_introspection is missing or not an object');
+  if (!isObject(introspection)) untrusted('token-introspection');
   return checkedIntrospection(introspection, context.issuer);
 }
 
@@ -175,22 +176,13 @@ export async function verifyIntrospectionJws(
  * the issuer. An answer that breaks them is malformed, not a verdict on the token: 503. Both formats.
  */
 function checkedIntrospection(value: Record<string, unknown>, issuer: string): TokenIntrospection {
-  if (typeof value.active !== 'boolean') untrusted('active is not a boolean');
+  if (typeof value.active !== 'boolean') untrusted('active');
   for (const claim of ['exp', 'iat', 'nbf'] as const) {
     const time = value[claim];
-    if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time)))
-      untrusted(`${claim} is not a number`);
+    if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time))) untrusted('time-claim', claim);
   }
-  if (value.iss !== undefined && value.iss !== issuer) untrusted('iss is not the issuer');
+  if (value.iss !== undefined && value.iss !== issuer) untrusted('iss');
   return value as TokenIntrospection;
-}
-
-/** The whole RFC 9701 check of an AS response: decrypt, then verify. */
-export async function verifyJwtIntrospectionResponse(
-  response: HttpResponse,
-  context: JwtIntrospectionContext,
-): Promise<TokenIntrospection> {
-  return verifyIntrospectionJws(await decryptJwtIntrospectionResponse(response, context), context);
 }
 
 /** RFC 7662 plain JSON: media type, an object, `iss` (when present) is the issuer. */
@@ -205,8 +197,8 @@ export function parseJsonIntrospection(body: string, issuer: string): TokenIntro
   try {
     value = JSON.parse(body);
   } catch (error) {
-    untrusted('body is not JSON', error);
+    untrusted('json', 'not JSON', error);
   }
-  if (!isObject(value)) untrusted('body is not a JSON object');
+  if (!isObject(value)) untrusted('json');
   return checkedIntrospection(value, issuer);
 }

@@ -1,6 +1,6 @@
 import { hash } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import type { ResourceServerPrincipal } from '../config/resource-server-options.js';
+import type { ResourceServerPrincipal } from '../principal.js';
 import type { InvalidTokenError } from '../errors.js';
 
 /** What introspection concluded about a token: a principal, or the AS's word that the token is not usable. */

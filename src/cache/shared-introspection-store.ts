@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
+import { LOGGER_CONTEXT } from '../logger.js';
 
 export interface SharedIntrospectionStoreOptions {
   url: string;
@@ -49,7 +50,7 @@ export const connectWithIoredis: RedisConnector = async (url, commandTimeoutMs) 
  * failing never fails a request: a read error is a miss, a write error is dropped, both logged once per outage.
  */
 export class SharedIntrospectionStore {
-  private readonly logger = new Logger('ResourceServerCache');
+  private readonly logger = new Logger(LOGGER_CONTEXT);
   private readonly encryptionKey: Buffer;
   private readonly keyNamingKey: Buffer;
   private readonly now: () => number;

@@ -37,3 +37,7 @@ export const CONTENT_ENCRYPTION_ALGORITHMS = [
 ] as const;
 
 export const isSymmetricSigningAlg = (alg: string): boolean => alg.startsWith('HS');
+
+export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+export type KeyManagementAlgorithm = (typeof KEY_MANAGEMENT_ALGORITHMS)[number];
+export type ContentEncryptionAlgorithm = (typeof CONTENT_ENCRYPTION_ALGORITHMS)[number];

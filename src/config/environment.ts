@@ -1,60 +1,109 @@
-import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
-import { constants } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import type { ResourceServerOptions } from './resource-server-options.js';
 
-/** Environment names of django-lasuite's resource server (README "Settings"), so La Suite apps keep their settings. */
-export const ENVIRONMENT_NAMES = {
-  issuer: 'OIDC_OP_URL',
-  introspectionEndpoint: 'OIDC_OP_INTROSPECTION_ENDPOINT',
-  jwksUri: 'OIDC_OP_JWKS_ENDPOINT',
-  clientId: 'OIDC_RS_CLIENT_ID',
-  clientSecret: 'OIDC_RS_CLIENT_SECRET',
-  clientAuthMethod: 'OIDC_RS_CLIENT_AUTH_METHOD',
-  introspectionFormat: 'OIDC_RS_INTROSPECTION_FORMAT',
-  privateKeyString: 'OIDC_RS_PRIVATE_KEY_STR',
-  privateKeyFile: 'OIDC_RS_PRIVATE_KEY_FILE',
-  encryptionAlg: 'OIDC_RS_ENCRYPTION_ALGO',
-  encryptionEnc: 'OIDC_RS_ENCRYPTION_ENCODING',
-  signingAlgs: 'OIDC_RS_SIGNING_ALGO',
-  scopes: 'OIDC_RS_SCOPES',
-  serviceProviderClaim: 'OIDC_RS_AUDIENCE_CLAIM',
-  allowedServiceProviders: 'OIDC_RS_ALLOWED_AUDIENCES',
-  timeoutSeconds: 'OIDC_TIMEOUT',
-  clockToleranceSeconds: 'OIDC_RS_CLOCK_TOLERANCE',
-  cacheTtlSeconds: 'OIDC_RS_CACHE_TTL',
-  cacheMaxEntries: 'OIDC_RS_CACHE_MAX_ENTRIES',
-  cacheInactiveTtlSeconds: 'OIDC_RS_CACHE_INACTIVE_TTL',
-  cacheRedisUrl: 'OIDC_RS_CACHE_REDIS_URL',
-  cacheRedisSecret: 'OIDC_RS_CACHE_REDIS_SECRET',
-  staleIfErrorSeconds: 'OIDC_RS_STALE_IF_ERROR',
-  audience: 'OIDC_RS_AUDIENCE',
-  requireTokenType: 'OIDC_RS_REQUIRE_TOKEN_TYPE',
-  allowTokensWithoutSubject: 'OIDC_RS_ALLOW_NO_SUBJECT',
-} as const;
+type Kind = 'string' | 'list' | 'number' | 'seconds-as-ms' | 'boolean';
+
+/**
+ * The one table of environment settings: option (a path into the options), variable, how the text is read, and
+ * whether its value is a secret (never shown in a problem). Names follow django-lasuite's resource server, so La
+ * Suite apps keep their settings. The key file is read apart (`OIDC_RS_PRIVATE_KEY_FILE`).
+ */
+const SETTINGS = [
+  { option: 'issuer', name: 'OIDC_OP_URL', kind: 'string' },
+  { option: 'introspectionEndpoint', name: 'OIDC_OP_INTROSPECTION_ENDPOINT', kind: 'string' },
+  { option: 'jwksUri', name: 'OIDC_OP_JWKS_ENDPOINT', kind: 'string' },
+  { option: 'clientId', name: 'OIDC_RS_CLIENT_ID', kind: 'string' },
+  { option: 'clientSecret', name: 'OIDC_RS_CLIENT_SECRET', kind: 'string', secret: true },
+  { option: 'clientAuthMethod', name: 'OIDC_RS_CLIENT_AUTH_METHOD', kind: 'string' },
+  { option: 'introspectionFormat', name: 'OIDC_RS_INTROSPECTION_FORMAT', kind: 'string' },
+  { option: 'privateKeys', name: 'OIDC_RS_PRIVATE_KEY_STR', kind: 'string', secret: true },
+  { option: 'encryptionAlg', name: 'OIDC_RS_ENCRYPTION_ALGO', kind: 'string' },
+  { option: 'encryptionEnc', name: 'OIDC_RS_ENCRYPTION_ENCODING', kind: 'string' },
+  { option: 'signingAlgs', name: 'OIDC_RS_SIGNING_ALGO', kind: 'list' },
+  { option: 'scopes', name: 'OIDC_RS_SCOPES', kind: 'list' },
+  { option: 'serviceProviderClaim', name: 'OIDC_RS_AUDIENCE_CLAIM', kind: 'string' },
+  { option: 'allowedServiceProviders', name: 'OIDC_RS_ALLOWED_AUDIENCES', kind: 'list' },
+  { option: 'timeoutMs', name: 'OIDC_TIMEOUT', kind: 'seconds-as-ms' },
+  { option: 'clockToleranceSeconds', name: 'OIDC_RS_CLOCK_TOLERANCE', kind: 'number' },
+  { option: 'audience', name: 'OIDC_RS_AUDIENCE', kind: 'string' },
+  { option: 'requireTokenType', name: 'OIDC_RS_REQUIRE_TOKEN_TYPE', kind: 'boolean' },
+  { option: 'allowTokensWithoutSubject', name: 'OIDC_RS_ALLOW_NO_SUBJECT', kind: 'boolean' },
+  { option: 'cache.maxTtlSeconds', name: 'OIDC_RS_CACHE_TTL', kind: 'number' },
+  { option: 'cache.maxEntries', name: 'OIDC_RS_CACHE_MAX_ENTRIES', kind: 'number' },
+  { option: 'cache.inactiveTtlSeconds', name: 'OIDC_RS_CACHE_INACTIVE_TTL', kind: 'number' },
+  // A Redis URL may carry a password.
+  { option: 'cache.redisUrl', name: 'OIDC_RS_CACHE_REDIS_URL', kind: 'string', secret: true },
+  { option: 'cache.redisSecret', name: 'OIDC_RS_CACHE_REDIS_SECRET', kind: 'string', secret: true },
+  { option: 'staleIfErrorSeconds', name: 'OIDC_RS_STALE_IF_ERROR', kind: 'number' },
+] as const satisfies readonly { option: string; name: string; kind: Kind; secret?: boolean }[];
+
+const KEY_FILE = 'OIDC_RS_PRIVATE_KEY_FILE';
+
+/** Every environment variable the module reads, by option (the key file by `privateKeyFile`). */
+export const ENVIRONMENT_NAMES = Object.freeze({
+  ...(Object.fromEntries(SETTINGS.map(({ option, name }) => [option, name])) as {
+    [S in (typeof SETTINGS)[number] as S['option']]: S['name'];
+  }),
+  privateKeyFile: KEY_FILE,
+});
 
 /** Largest key file read: a key set is a few KiB; anything far larger is not one. */
 export const MAX_KEY_FILE_BYTES = 1024 * 1024;
 
 export type EnvironmentReader = (name: string) => string | undefined;
 
-const list = (value: string | undefined): string[] | undefined =>
-  value === undefined ? undefined : value.split(/[\s,]+/).filter(Boolean);
+/** Where options read from the environment came from, so that problems name what the operator wrote. */
+export interface EnvironmentSource {
+  /** Problems met while reading (a value that is not a number, an unreadable key file). */
+  readonly problems: readonly string[];
+  /** Option path → the variable, and its value when it is set and not a secret. */
+  readonly variables: Readonly<Record<string, { name: string; value?: string }>>;
+}
 
 /**
- * A plain decimal (`30`, `0.5`, `-1`), or NaN so that validation names the setting; absent stays absent. `Number()`
- * alone would read `0x10` as 16 and `1e-3` as 0.001.
+ * Carried by the options themselves (an enumerable symbol survives `{ ...options, resolveUser }`), so that the module
+ * sees the problems of the environment even when an app only keeps `options`.
  */
-const number = (value: string | undefined): number | undefined => {
-  if (value === undefined || value.trim() === '') return undefined;
-  return /^\s*[+-]?\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+const ENVIRONMENT_SOURCE = Symbol.for('nest-resource-server.environment-source');
+
+export const environmentSourceOf = (options: object): EnvironmentSource | undefined =>
+  (options as { [ENVIRONMENT_SOURCE]?: EnvironmentSource })[ENVIRONMENT_SOURCE];
+
+/** Shown in a problem: short, and quoted when it holds spaces or quotes. */
+const shown = (value: string): string => {
+  const short = value.length > 80 ? `${value.slice(0, 80)}…` : value;
+  return /^[\x21\x23-\x7E]*$/.test(short) ? short : JSON.stringify(short);
 };
 
-/** `true` / `false` (any case); anything else is kept as is, for validation to name the setting. */
-const boolean = (value: string | undefined): boolean | undefined => {
-  if (value === undefined) return undefined;
-  const lower = value.trim().toLowerCase();
-  return lower === 'true' ? true : lower === 'false' ? false : (value as unknown as boolean);
-};
+/** A plain decimal (`30`, `0.5`, `-1`): `Number()` alone would read `0x10` as 16 and `1e-3` as 0.001. */
+const PLAIN_DECIMAL = /^\s*[+-]?\d+(\.\d+)?\s*$/;
+
+function read(kind: Kind, text: string): { value: unknown } | { problem: string } {
+  switch (kind) {
+    case 'string':
+      return { value: text };
+    case 'list':
+      return { value: text.split(/[\s,]+/).filter(Boolean) };
+    case 'boolean': {
+      const lower = text.trim().toLowerCase();
+      return lower === 'true' || lower === 'false' ? { value: lower === 'true' } : { problem: 'must be true or false' };
+    }
+    case 'number':
+      return PLAIN_DECIMAL.test(text) ? { value: Number(text) } : { problem: 'must be a plain decimal number' };
+    case 'seconds-as-ms':
+      return PLAIN_DECIMAL.test(text)
+        ? { value: Math.round(Number(text) * 1000) }
+        : { problem: 'must be a plain decimal number of seconds' };
+  }
+}
+
+function setPath(target: Record<string, unknown>, path: string, value: unknown): void {
+  const [head, tail] = path.split('.') as [string, string | undefined];
+  if (tail === undefined) target[head] = value;
+  else target[head] = { ...(target[head] as object | undefined), [tail]: value };
+}
+
+class KeyFileProblem extends Error {}
 
 /**
  * The key file's text. It must be a regular file under 1 MiB: a FIFO or a device would hang the boot, a huge file
@@ -72,67 +121,46 @@ function readKeyFile(path: string): string {
   }
 }
 
-class KeyFileProblem extends Error {}
-
 /**
- * Maps environment settings to options. Returns the problems it met itself (an unreadable key file), by setting
- * name; everything else is left to option validation.
+ * Maps environment settings to options, with the problems met while reading them (also carried by the options, so
+ * that `ResourceServerModule` reports them even if the caller drops this list). Everything else is left to option
+ * validation, which then names the variable and its value (secrets excepted).
  */
-export function optionsFromEnvironment(read: EnvironmentReader): {
+export function optionsFromEnvironment(readVariable: EnvironmentReader): {
   options: ResourceServerOptions;
   problems: string[];
 } {
   const env = (name: string): string | undefined => {
-    const value = read(name);
+    const value = readVariable(name);
     return value === undefined || value === '' ? undefined : value;
   };
+  const options: Record<string, unknown> = {};
   const problems: string[] = [];
-  let privateKeys = env(ENVIRONMENT_NAMES.privateKeyString);
-  const keyFile = env(ENVIRONMENT_NAMES.privateKeyFile);
-  if (privateKeys !== undefined && keyFile !== undefined) {
-    problems.push(
-      `privateKeys: set ${ENVIRONMENT_NAMES.privateKeyString} or ${ENVIRONMENT_NAMES.privateKeyFile}, not both`,
-    );
-  } else if (keyFile !== undefined) {
-    try {
-      privateKeys = readKeyFile(keyFile);
-    } catch (error) {
-      const why = error instanceof KeyFileProblem ? error.message : 'cannot be read';
-      problems.push(`privateKeys: the file named by ${ENVIRONMENT_NAMES.privateKeyFile} ${why}`);
+  const variables: Record<string, { name: string; value?: string }> = {};
+  for (const { option, name, kind, ...rest } of SETTINGS) {
+    const text = env(name);
+    const secret = 'secret' in rest && rest.secret;
+    variables[option] = { name, ...(text !== undefined && !secret ? { value: shown(text) } : {}) };
+    if (text === undefined) continue;
+    const result = read(kind, text);
+    if ('problem' in result) problems.push(`${name}${secret ? '' : `=${shown(text)}`} (${option}) ${result.problem}`);
+    else setPath(options, option, result.value);
+  }
+  const keyFile = env(KEY_FILE);
+  if (keyFile !== undefined) {
+    variables.privateKeys = { name: options.privateKeys === undefined ? KEY_FILE : ENVIRONMENT_NAMES.privateKeys };
+    if (options.privateKeys !== undefined) {
+      problems.push(`${ENVIRONMENT_NAMES.privateKeys} and ${KEY_FILE} (privateKeys): set one of them, not both`);
+    } else {
+      try {
+        options.privateKeys = readKeyFile(keyFile);
+      } catch (error) {
+        const why = error instanceof KeyFileProblem ? error.message : 'cannot be read';
+        problems.push(`${KEY_FILE} (privateKeys): the file it names ${why}`);
+      }
     }
   }
-  const timeoutSeconds = number(env(ENVIRONMENT_NAMES.timeoutSeconds));
-  const cacheTtl = number(env(ENVIRONMENT_NAMES.cacheTtlSeconds));
-  const cacheMaxEntries = number(env(ENVIRONMENT_NAMES.cacheMaxEntries));
-  const cacheInactiveTtl = number(env(ENVIRONMENT_NAMES.cacheInactiveTtlSeconds));
-  const options: ResourceServerOptions = {
-    issuer: env(ENVIRONMENT_NAMES.issuer),
-    introspectionEndpoint: env(ENVIRONMENT_NAMES.introspectionEndpoint),
-    jwksUri: env(ENVIRONMENT_NAMES.jwksUri),
-    clientId: env(ENVIRONMENT_NAMES.clientId),
-    clientSecret: env(ENVIRONMENT_NAMES.clientSecret),
-    clientAuthMethod: env(ENVIRONMENT_NAMES.clientAuthMethod) as ResourceServerOptions['clientAuthMethod'],
-    introspectionFormat: env(ENVIRONMENT_NAMES.introspectionFormat) as ResourceServerOptions['introspectionFormat'],
-    privateKeys,
-    encryptionAlg: env(ENVIRONMENT_NAMES.encryptionAlg),
-    encryptionEnc: env(ENVIRONMENT_NAMES.encryptionEnc),
-    signingAlgs: list(env(ENVIRONMENT_NAMES.signingAlgs)),
-    scopes: list(env(ENVIRONMENT_NAMES.scopes)),
-    serviceProviderClaim: env(ENVIRONMENT_NAMES.serviceProviderClaim),
-    allowedServiceProviders: list(env(ENVIRONMENT_NAMES.allowedServiceProviders)),
-    timeoutMs: timeoutSeconds === undefined ? undefined : Math.round(timeoutSeconds * 1000),
-    clockToleranceSeconds: number(env(ENVIRONMENT_NAMES.clockToleranceSeconds)),
-    cache: {
-      maxTtlSeconds: cacheTtl,
-      maxEntries: cacheMaxEntries,
-      inactiveTtlSeconds: cacheInactiveTtl,
-      redisUrl: env(ENVIRONMENT_NAMES.cacheRedisUrl),
-      redisSecret: env(ENVIRONMENT_NAMES.cacheRedisSecret),
-    },
-    audience: env(ENVIRONMENT_NAMES.audience),
-    requireTokenType: boolean(env(ENVIRONMENT_NAMES.requireTokenType)),
-    allowTokensWithoutSubject: boolean(env(ENVIRONMENT_NAMES.allowTokensWithoutSubject)),
-    staleIfErrorSeconds: number(env(ENVIRONMENT_NAMES.staleIfErrorSeconds)),
-  };
-  return { options, problems };
+  const source: EnvironmentSource = { problems, variables };
+  Object.defineProperty(options, ENVIRONMENT_SOURCE, { value: source, enumerable: true });
+  return { options: options as ResourceServerOptions, problems };
 }

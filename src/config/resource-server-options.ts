@@ -1,43 +1,8 @@
 import type { JWK } from 'jose';
-
-/** The validated `token_introspection` object (RFC 7662 members plus whatever the AS adds). */
-export interface TokenIntrospection {
-  active: boolean;
-  sub?: string;
-  client_id?: string;
-  scope?: string;
-  exp?: number;
-  iat?: number;
-  nbf?: number;
-  iss?: string;
-  aud?: string | string[];
-  token_type?: string;
-  /** RFC 7800 confirmation: present on sender-constrained (DPoP, mTLS) tokens. */
-  cnf?: Record<string, unknown>;
-  [claim: string]: unknown;
-}
-
-/** `request.user` when no `resolveUser` is configured. */
-export interface ResourceServerPrincipal {
-  /**
-   * The subject as the AS returns it to this resource server (public or pairwise). Absent only for tokens without a
-   * subject (client credentials), which are admitted only with `allowTokensWithoutSubject`.
-   */
-  readonly sub?: string;
-  /** The AS that vouched for the token (the configured `issuer`). */
-  readonly issuer: string;
-  /** The client that the token was issued to: the value of `serviceProviderClaim`. */
-  readonly serviceProvider: string;
-  readonly scopes: readonly string[];
-  /** The whole validated `token_introspection` object. */
-  readonly claims: Readonly<TokenIntrospection>;
-}
+import type { ResolveUser } from '../principal.js';
+import type { ContentEncryptionAlgorithm, KeyManagementAlgorithm, SigningAlgorithm } from './algorithms.js';
 
 export type PrivateKeyInput = string | JWK | { keys: JWK[] } | ReadonlyArray<string | JWK>;
-
-export type ResolveUser<User = unknown> = (
-  principal: ResourceServerPrincipal,
-) => Promise<User | null | undefined> | User | null | undefined;
 
 export interface ResourceServerCacheOptions {
   /** Longest life of a positive entry, in seconds; never past the token's `exp`. 0 turns caching off. Default 60, at most 3600. */
@@ -81,11 +46,11 @@ export interface ResourceServerOptions<User = unknown> {
   /** The RS's private key(s): PEM, JWK, JWK Set or a list; they decrypt answers, their public part is served at `/jwks`. */
   privateKeys?: PrivateKeyInput;
   /** JWE `alg` of encrypted answers. Default `RSA-OAEP`. */
-  encryptionAlg?: string;
+  encryptionAlg?: KeyManagementAlgorithm;
   /** JWE `enc` of encrypted answers. Default `A256GCM`. */
-  encryptionEnc?: string;
+  encryptionEnc?: ContentEncryptionAlgorithm;
   /** Allowed JWS `alg`s of answers; never `none`; HS* (keyed by the client secret) only if listed. Default `['ES256']`. */
-  signingAlgs?: string[];
+  signingAlgs?: SigningAlgorithm[];
   /** The token must carry at least one of these scopes. Default none. */
   scopes?: string[];
   /** Claim of `token_introspection` naming the service provider. Default `client_id` (`aud` for legacy Agent Connect). */

@@ -1,163 +1,38 @@
 import {
+  Allow,
   ArrayNotEmpty,
   IsArray,
+  IsBoolean,
+  IsDefined,
   IsIn,
   IsInt,
   IsNotEmpty,
   IsOptional,
   IsString,
   IsUrl,
-  IsBoolean,
   Matches,
   Max,
   Min,
-  validateSync,
+  type ValidationError,
   ValidateBy,
+  ValidateNested,
   type ValidationOptions,
+  validateSync,
 } from 'class-validator';
-import type { DecryptionKey } from '../keys/decryption-keys.js';
-import { CONTENT_ENCRYPTION_ALGORITHMS, KEY_MANAGEMENT_ALGORITHMS, SIGNING_ALGORITHMS } from './algorithms.js';
-import type { PrivateKeyInput, ResolveUser, ResourceServerOptions } from './resource-server-options.js';
+import type { ResolveUser } from '../principal.js';
+import {
+  CONTENT_ENCRYPTION_ALGORITHMS,
+  type ContentEncryptionAlgorithm,
+  KEY_MANAGEMENT_ALGORITHMS,
+  type KeyManagementAlgorithm,
+  SIGNING_ALGORITHMS,
+  type SigningAlgorithm,
+} from './algorithms.js';
+import { environmentSourceOf } from './environment.js';
+import type { PrivateKeyInput, ResourceServerOptions } from './resource-server-options.js';
 
 const HTTP_URL = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
-
-/**
- * The options once defaults are applied, checked by class-validator. Messages name the setting, never its value
- * (a value may be a secret).
- */
-export class ResourceServerSettingsSchema {
-  // RFC 8414 §2: an issuer has no query and no fragment. (Decorators apply bottom-up: the URL check runs first.)
-  @Matches(/^[^?#]*$/, { message: 'issuer must not have a query or fragment' })
-  @IsUrl(HTTP_URL, { message: 'issuer must be an http(s) URL' })
-  issuer!: string;
-
-  @IsOptional()
-  @IsUrl(HTTP_URL, { message: 'introspectionEndpoint must be an http(s) URL' })
-  introspectionEndpoint?: string;
-
-  @IsOptional()
-  @IsUrl(HTTP_URL, { message: 'jwksUri must be an http(s) URL' })
-  jwksUri?: string;
-
-  @IsString({ message: 'clientId is required' })
-  @IsNotEmpty({ message: 'clientId is required' })
-  clientId!: string;
-
-  @IsString({ message: 'clientSecret is required' })
-  @IsNotEmpty({ message: 'clientSecret is required' })
-  clientSecret!: string;
-
-  @IsIn(['client_secret_post', 'client_secret_basic'], {
-    message: 'clientAuthMethod must be client_secret_post or client_secret_basic',
-  })
-  clientAuthMethod!: 'client_secret_post' | 'client_secret_basic';
-
-  @IsIn(['jwt', 'json'], { message: 'introspectionFormat must be jwt or json' })
-  introspectionFormat!: 'jwt' | 'json';
-
-  @IsIn(KEY_MANAGEMENT_ALGORITHMS, { message: `encryptionAlg must be one of ${KEY_MANAGEMENT_ALGORITHMS.join(', ')}` })
-  encryptionAlg!: string;
-
-  @IsIn(CONTENT_ENCRYPTION_ALGORITHMS, {
-    message: `encryptionEnc must be one of ${CONTENT_ENCRYPTION_ALGORITHMS.join(', ')}`,
-  })
-  encryptionEnc!: string;
-
-  @IsArray({ message: 'signingAlgs must be a list' })
-  @ArrayNotEmpty({ message: 'signingAlgs must name at least one algorithm' })
-  @IsIn(SIGNING_ALGORITHMS, { each: true, message: `signingAlgs may only hold ${SIGNING_ALGORITHMS.join(', ')}` })
-  signingAlgs!: string[];
-
-  @IsArray({ message: 'scopes must be a list' })
-  @IsString({ each: true, message: 'scopes must be a list of scope names' })
-  @Matches(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { each: true, message: 'scopes must be a list of RFC 6749 scope tokens' })
-  scopes!: string[];
-
-  @IsString({ message: 'serviceProviderClaim must be a claim name' })
-  @IsNotEmpty({ message: 'serviceProviderClaim must be a claim name' })
-  serviceProviderClaim!: string;
-
-  @IsArray({ message: 'allowedServiceProviders must be a list' })
-  @IsString({ each: true, message: 'allowedServiceProviders must be a list of client ids' })
-  @IsNotEmpty({ each: true, message: 'allowedServiceProviders must not hold an empty id' })
-  allowedServiceProviders!: string[];
-
-  // Decorators run bottom-up and validation stops at the first failure: the type check sits lowest, so that
-  // `abc` is "not a whole number", not "more than the maximum".
-  @Max(300_000, { message: 'timeoutMs must be at most 300000' })
-  @Min(1, { message: 'timeoutMs must be positive' })
-  @IsInt({ message: 'timeoutMs must be a whole number of milliseconds' })
-  timeoutMs!: number;
-
-  @Max(300, { message: 'clockToleranceSeconds must be at most 300' })
-  @Min(0, { message: 'clockToleranceSeconds must not be negative' })
-  @IsInt({ message: 'clockToleranceSeconds must be a whole number of seconds' })
-  clockToleranceSeconds!: number;
-
-  @IsOptional()
-  @IsNotEmpty({ message: 'audience must not be empty' })
-  @IsString({ message: 'audience must be a string' })
-  audience?: string;
-
-  @IsBoolean({ message: 'requireTokenType must be true or false' })
-  requireTokenType!: boolean;
-
-  @IsBoolean({ message: 'allowTokensWithoutSubject must be true or false' })
-  allowTokensWithoutSubject!: boolean;
-
-  @Max(3600, { message: 'cache.maxTtlSeconds must be at most 3600' })
-  @Min(0, { message: 'cache.maxTtlSeconds must not be negative' })
-  @IsInt({ message: 'cache.maxTtlSeconds must be a whole number of seconds' })
-  cacheMaxTtlSeconds!: number;
-
-  @Min(1, { message: 'cache.maxEntries must be positive' })
-  @IsInt({ message: 'cache.maxEntries must be a whole number' })
-  cacheMaxEntries!: number;
-
-  @Min(0, { message: 'cache.inactiveTtlSeconds must not be negative' })
-  @IsInt({ message: 'cache.inactiveTtlSeconds must be a whole number of seconds' })
-  cacheInactiveTtlSeconds!: number;
-
-  @Max(300, { message: 'staleIfErrorSeconds must be at most 300' })
-  @Min(0, { message: 'staleIfErrorSeconds must not be negative' })
-  @IsInt({ message: 'staleIfErrorSeconds must be a whole number of seconds' })
-  staleIfErrorSeconds!: number;
-
-  @Min(1, { message: 'circuitBreaker.failureThreshold must be positive' })
-  @IsInt({ message: 'circuitBreaker.failureThreshold must be a whole number' })
-  circuitBreakerFailureThreshold!: number;
-
-  @Min(0, { message: 'circuitBreaker.openSeconds must not be negative' })
-  @IsInt({ message: 'circuitBreaker.openSeconds must be a whole number of seconds' })
-  circuitBreakerOpenSeconds!: number;
-
-  @Max(1024, { message: 'maxConcurrentIntrospections must be at most 1024' })
-  @Min(1, { message: 'maxConcurrentIntrospections must be positive' })
-  @IsInt({ message: 'maxConcurrentIntrospections must be a whole number' })
-  maxConcurrentIntrospections!: number;
-
-  @IsOptional()
-  @IsUrl(
-    { require_tld: false, require_protocol: true, protocols: ['redis', 'rediss'] },
-    { message: 'cache.redisUrl must be a redis:// or rediss:// URL' },
-  )
-  cacheRedisUrl?: string;
-
-  @IsOptional()
-  @MinUtf8Bytes(32, { message: 'cache.redisSecret must be at least 32 bytes (e.g. openssl rand -base64 32)' })
-  @IsString({ message: 'cache.redisSecret must be a string' })
-  cacheRedisSecret?: string;
-
-  /** Realm of RFC 6750 challenges; checked apart (an invalid one falls back to the default, it is not a problem). */
-  realm!: string;
-}
-
-/** Everything the module runs on, defaults applied and keys imported. */
-export interface ResourceServerSettings extends ResourceServerSettingsSchema {
-  privateKeys?: PrivateKeyInput;
-  decryptionKeys: DecryptionKey[];
-  resolveUser?: ResolveUser;
-}
+const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
 
 function MinUtf8Bytes(bytes: number, options: ValidationOptions): PropertyDecorator {
   return ValidateBy(
@@ -169,72 +44,246 @@ function MinUtf8Bytes(bytes: number, options: ValidationOptions): PropertyDecora
   );
 }
 
-export const DEFAULTS = {
-  clientAuthMethod: 'client_secret_post',
-  introspectionFormat: 'jwt',
-  encryptionAlg: 'RSA-OAEP',
-  encryptionEnc: 'A256GCM',
-  signingAlgs: ['ES256'],
-  serviceProviderClaim: 'client_id',
-  timeoutMs: 5_000,
-  clockToleranceSeconds: 5,
-  realm: 'api',
-  cacheMaxTtlSeconds: 60,
-  cacheMaxEntries: 10_000,
-  cacheInactiveTtlSeconds: 5,
-  staleIfErrorSeconds: 0,
-  circuitBreakerFailureThreshold: 5,
-  circuitBreakerOpenSeconds: 10,
-  maxConcurrentIntrospections: 32,
-  requireTokenType: true,
-  allowTokensWithoutSubject: false,
-} as const;
+function IsFunction(options: ValidationOptions): PropertyDecorator {
+  return ValidateBy({ name: 'isFunction', validator: { validate: (value) => typeof value === 'function' } }, options);
+}
 
 /** RFC 6750 §3 `realm` is a quoted-string: printable ASCII without `"` or `\` keeps the challenge unambiguous. */
 export const isValidRealm = (realm: unknown): realm is string =>
   typeof realm === 'string' && /^[\x20\x21\x23-\x5B\x5D-\x7E]{1,128}$/.test(realm);
 
-/** Applies defaults and validates; returns the settings without keys, or the list of problems. */
-export function validateOptions(
-  options: ResourceServerOptions,
-): { schema: ResourceServerSettingsSchema; problems: [] } | { schema?: undefined; problems: string[] } {
-  const schema = Object.assign(new ResourceServerSettingsSchema(), {
-    issuer: options.issuer,
-    introspectionEndpoint: options.introspectionEndpoint,
-    jwksUri: options.jwksUri,
-    clientId: options.clientId,
-    clientSecret: options.clientSecret,
-    clientAuthMethod: options.clientAuthMethod ?? DEFAULTS.clientAuthMethod,
-    introspectionFormat: options.introspectionFormat ?? DEFAULTS.introspectionFormat,
-    encryptionAlg: options.encryptionAlg ?? DEFAULTS.encryptionAlg,
-    encryptionEnc: options.encryptionEnc ?? DEFAULTS.encryptionEnc,
-    signingAlgs: options.signingAlgs ?? [...DEFAULTS.signingAlgs],
-    scopes: options.scopes ?? [],
-    serviceProviderClaim: options.serviceProviderClaim ?? DEFAULTS.serviceProviderClaim,
-    allowedServiceProviders: options.allowedServiceProviders ?? [],
-    timeoutMs: options.timeoutMs ?? DEFAULTS.timeoutMs,
-    clockToleranceSeconds: options.clockToleranceSeconds ?? DEFAULTS.clockToleranceSeconds,
-    realm: isValidRealm(options.realm) ? options.realm : DEFAULTS.realm,
-    cacheMaxTtlSeconds: options.cache?.maxTtlSeconds ?? DEFAULTS.cacheMaxTtlSeconds,
-    cacheMaxEntries: options.cache?.maxEntries ?? DEFAULTS.cacheMaxEntries,
-    cacheInactiveTtlSeconds: options.cache?.inactiveTtlSeconds ?? DEFAULTS.cacheInactiveTtlSeconds,
-    cacheRedisUrl: options.cache?.redisUrl,
-    cacheRedisSecret: options.cache?.redisSecret,
-    audience: options.audience,
-    requireTokenType: options.requireTokenType ?? DEFAULTS.requireTokenType,
-    allowTokensWithoutSubject: options.allowTokensWithoutSubject ?? DEFAULTS.allowTokensWithoutSubject,
-    maxConcurrentIntrospections: options.maxConcurrentIntrospections ?? DEFAULTS.maxConcurrentIntrospections,
-    staleIfErrorSeconds: options.staleIfErrorSeconds ?? DEFAULTS.staleIfErrorSeconds,
-    circuitBreakerFailureThreshold: options.circuitBreaker?.failureThreshold ?? DEFAULTS.circuitBreakerFailureThreshold,
-    circuitBreakerOpenSeconds: options.circuitBreaker?.openSeconds ?? DEFAULTS.circuitBreakerOpenSeconds,
+/*
+ * The settings as the module runs on them: each property is an option, with its default as initializer and its rules
+ * as decorators. Messages leave the name out (it is added with where the value came from, option or environment
+ * variable) and never carry the value. Decorators run bottom-up and validation stops at a property's first failure:
+ * the presence and type checks sit lowest, so that `abc` is "not a whole number", not "more than the maximum".
+ */
+
+export class CacheSettings {
+  @Max(3600, { message: 'must be at most 3600' })
+  @Min(0, { message: 'must not be negative' })
+  @IsInt({ message: 'must be a whole number of seconds' })
+  maxTtlSeconds = 60;
+
+  @Min(1, { message: 'must be positive' })
+  @IsInt({ message: 'must be a whole number' })
+  maxEntries = 10_000;
+
+  @Min(0, { message: 'must not be negative' })
+  @IsInt({ message: 'must be a whole number of seconds' })
+  inactiveTtlSeconds = 5;
+
+  @IsOptional()
+  @IsUrl(
+    { require_tld: false, require_protocol: true, protocols: ['redis', 'rediss'] },
+    { message: 'must be a redis:// or rediss:// URL' },
+  )
+  redisUrl?: string;
+
+  @IsOptional()
+  @MinUtf8Bytes(32, { message: 'must be at least 32 bytes (e.g. openssl rand -base64 32)' })
+  @IsString({ message: 'must be a string' })
+  redisSecret?: string;
+}
+
+export class CircuitBreakerSettings {
+  @Min(1, { message: 'must be positive' })
+  @IsInt({ message: 'must be a whole number' })
+  failureThreshold = 5;
+
+  @Min(0, { message: 'must not be negative' })
+  @IsInt({ message: 'must be a whole number of seconds' })
+  openSeconds = 10;
+}
+
+export class ResourceServerSettings {
+  // RFC 8414 §2: an issuer has no query and no fragment.
+  @Matches(/^[^?#]*$/, { message: 'must not have a query or fragment' })
+  @IsUrl(HTTP_URL, { message: 'must be an http(s) URL' })
+  @IsDefined({ message: 'is required' })
+  issuer!: string;
+
+  @IsOptional()
+  @IsUrl(HTTP_URL, { message: 'must be an http(s) URL' })
+  introspectionEndpoint?: string;
+
+  @IsOptional()
+  @IsUrl(HTTP_URL, { message: 'must be an http(s) URL' })
+  jwksUri?: string;
+
+  @IsNotEmpty({ message: 'is required' })
+  @IsString({ message: 'must be a string' })
+  @IsDefined({ message: 'is required' })
+  clientId!: string;
+
+  @IsNotEmpty({ message: 'is required' })
+  @IsString({ message: 'must be a string' })
+  @IsDefined({ message: 'is required' })
+  clientSecret!: string;
+
+  @IsIn(['client_secret_post', 'client_secret_basic'], { message: 'must be client_secret_post or client_secret_basic' })
+  clientAuthMethod: 'client_secret_post' | 'client_secret_basic' = 'client_secret_post';
+
+  @IsIn(['jwt', 'json'], { message: 'must be jwt or json' })
+  introspectionFormat: 'jwt' | 'json' = 'jwt';
+
+  /** Checked when the keys are loaded (they are imported then). */
+  @Allow()
+  privateKeys?: PrivateKeyInput;
+
+  @IsIn(KEY_MANAGEMENT_ALGORITHMS, { message: `must be one of ${KEY_MANAGEMENT_ALGORITHMS.join(', ')}` })
+  encryptionAlg: KeyManagementAlgorithm = 'RSA-OAEP';
+
+  @IsIn(CONTENT_ENCRYPTION_ALGORITHMS, { message: `must be one of ${CONTENT_ENCRYPTION_ALGORITHMS.join(', ')}` })
+  encryptionEnc: ContentEncryptionAlgorithm = 'A256GCM';
+
+  @IsIn(SIGNING_ALGORITHMS, { each: true, message: `may only hold ${SIGNING_ALGORITHMS.join(', ')}` })
+  @ArrayNotEmpty({ message: 'must name at least one algorithm' })
+  @IsArray({ message: 'must be a list' })
+  signingAlgs: SigningAlgorithm[] = ['ES256'];
+
+  @Matches(/^[\x21\x23-\x5B\x5D-\x7E]+$/, { each: true, message: 'must be a list of RFC 6749 scope tokens' })
+  @IsString({ each: true, message: 'must be a list of scope names' })
+  @IsArray({ message: 'must be a list' })
+  scopes: string[] = [];
+
+  @IsNotEmpty({ message: 'must be a claim name' })
+  @IsString({ message: 'must be a claim name' })
+  serviceProviderClaim = 'client_id';
+
+  @IsNotEmpty({ each: true, message: 'must not hold an empty id' })
+  @IsString({ each: true, message: 'must be a list of client ids' })
+  @IsArray({ message: 'must be a list' })
+  allowedServiceProviders: string[] = [];
+
+  @Max(300_000, { message: 'must be at most 300000 (5 minutes)' })
+  @Min(1, { message: 'must be positive' })
+  @IsInt({ message: 'must be a whole number of milliseconds' })
+  timeoutMs = 5_000;
+
+  @Max(300, { message: 'must be at most 300' })
+  @Min(0, { message: 'must not be negative' })
+  @IsInt({ message: 'must be a whole number of seconds' })
+  clockToleranceSeconds = 5;
+
+  /** Checked apart: an invalid realm falls back to the default with a warning, it is not a problem. */
+  @Allow()
+  realm = 'api';
+
+  @IsOptional()
+  @IsNotEmpty({ message: 'must not be empty' })
+  @IsString({ message: 'must be a string' })
+  audience?: string;
+
+  @IsBoolean({ message: 'must be true or false' })
+  requireTokenType = true;
+
+  @IsBoolean({ message: 'must be true or false' })
+  allowTokensWithoutSubject = false;
+
+  @ValidateNested()
+  cache = new CacheSettings();
+
+  @Max(300, { message: 'must be at most 300' })
+  @Min(0, { message: 'must not be negative' })
+  @IsInt({ message: 'must be a whole number of seconds' })
+  staleIfErrorSeconds = 0;
+
+  @ValidateNested()
+  circuitBreaker = new CircuitBreakerSettings();
+
+  @Max(1024, { message: 'must be at most 1024' })
+  @Min(1, { message: 'must be positive' })
+  @IsInt({ message: 'must be a whole number' })
+  maxConcurrentIntrospections = 32;
+
+  @IsOptional()
+  @IsFunction({ message: 'must be a function' })
+  resolveUser?: ResolveUser;
+}
+
+/** The outcome of validation: settings, or the problems (one per setting, never a value of a secret). */
+export type ValidatedOptions =
+  | { settings: ResourceServerSettings; problems: []; warnings: string[] }
+  | { settings?: undefined; problems: string[]; warnings: string[] };
+
+/** A copy of `target` with the defined values of `source` (an `undefined` option keeps the default). */
+function assignDefined<T extends object>(target: T, source: object | undefined): T {
+  if (source === undefined || source === null || typeof source !== 'object' || Array.isArray(source)) return target;
+  for (const [name, value] of Object.entries(source))
+    if (value !== undefined) (target as Record<string, unknown>)[name] = value;
+  return target;
+}
+
+/** `timeoutMs must be positive`, or `OIDC_TIMEOUT=0 (timeoutMs) must be positive` when the value came from there. */
+function describe(path: string, message: string, options: ResourceServerOptions): string {
+  const variable = environmentSourceOf(options)?.variables[path];
+  if (variable === undefined) return `${path} ${message}`;
+  return `${variable.name}${variable.value !== undefined ? `=${variable.value}` : ''} (${path}) ${message}`;
+}
+
+function problemsOf(errors: ValidationError[], options: ResourceServerOptions, prefix = ''): string[] {
+  return errors.flatMap((error) => {
+    const path = `${prefix}${error.property}`;
+    if (error.children?.length) return problemsOf(error.children, options, `${path}.`);
+    if (error.constraints?.whitelistValidation) return [`${path} is not an option of this module`];
+    return Object.values(error.constraints ?? {}).map((message) => describe(path, message, options));
   });
-  const problems = validateSync(schema, { forbidUnknownValues: false, stopAtFirstError: true }).flatMap((error) =>
-    Object.values(error.constraints ?? {}),
-  );
-  if (options.resolveUser !== undefined && typeof options.resolveUser !== 'function') {
-    problems.push('resolveUser must be a function');
+}
+
+/** Settings that work but deserve the operator's attention: logged once at start-up, never a 503. */
+function warningsOf(settings: ResourceServerSettings): string[] {
+  const warnings: string[] = [];
+  const issuer = new URL(settings.issuer);
+  if (issuer.protocol === 'http:' && !LOOPBACK_HOSTS.has(issuer.hostname)) {
+    warnings.push('issuer uses http on a non-loopback host: tokens and the client secret cross the network in clear');
   }
-  // One message per problem, even when several constraints of one setting say the same thing.
-  const unique = [...new Set(problems)];
-  return unique.length ? { problems: unique } : { schema, problems: [] };
+  if (!settings.requireTokenType) {
+    warnings.push(
+      'requireTokenType is false: an answer without token_type is admitted, and an AS that introspects refresh ' +
+        'tokens without it (oidc-provider does) lets refresh tokens in as access tokens',
+    );
+  }
+  if (settings.cache.redisUrl !== undefined && settings.cache.redisSecret === undefined) {
+    warnings.push('cache.redisUrl is set without cache.redisSecret: the shared cache tier stays off');
+    settings.cache.redisUrl = undefined;
+  }
+  return warnings;
+}
+
+/**
+ * Options → settings: defaults applied, every rule checked (also the options nested in `cache` and `circuitBreaker`,
+ * and no unknown option), problems named as the operator wrote them (the environment variable and its value when the
+ * options came from the environment). Never throws.
+ */
+export function validateOptions(options: ResourceServerOptions): ValidatedOptions {
+  const warnings: string[] = [];
+  const shapeProblems: string[] = [];
+  const { cache, circuitBreaker, realm, ...flat } = options;
+  for (const [name, value] of [
+    ['cache', cache],
+    ['circuitBreaker', circuitBreaker],
+  ] as const) {
+    if (value !== undefined && (typeof value !== 'object' || value === null || Array.isArray(value))) {
+      shapeProblems.push(`${name} must be an object`);
+    }
+  }
+  const settings = assignDefined(new ResourceServerSettings(), flat);
+  settings.cache = assignDefined(new CacheSettings(), cache);
+  settings.circuitBreaker = assignDefined(new CircuitBreakerSettings(), circuitBreaker);
+  if (realm !== undefined) {
+    if (isValidRealm(realm)) settings.realm = realm;
+    else warnings.push(`realm must be 1 to 128 printable ASCII characters without quotes or backslashes: using "api"`);
+  }
+  const errors = validateSync(settings, {
+    forbidUnknownValues: false,
+    stopAtFirstError: true,
+    whitelist: true,
+    forbidNonWhitelisted: true,
+  });
+  const problems = [
+    ...new Set([...(environmentSourceOf(options)?.problems ?? []), ...shapeProblems, ...problemsOf(errors, options)]),
+  ];
+  if (problems.length > 0) return { problems, warnings };
+  return { settings, problems: [], warnings: [...warnings, ...warningsOf(settings)] };
 }

@@ -1,6 +1,8 @@
 import { Logger, type OnApplicationShutdown } from '@nestjs/common';
-import type { AuthorizationServerClient } from '../authorization-server/authorization-server-client.js';
-import { assertScopes, principalFromIntrospection } from '../authorization-server/token-introspection-rules.js';
+import type {
+  AuthorizationServerClient,
+  IntrospectionAnswer,
+} from '../authorization-server/authorization-server-client.js';
 import {
   type CachedOutcome,
   IntrospectionCache,
@@ -9,8 +11,6 @@ import {
   type LoadedOutcome,
 } from '../cache/introspection-cache.js';
 import type { SharedIntrospectionStore } from '../cache/shared-introspection-store.js';
-import type { TokenIntrospection } from '../config/resource-server-options.js';
-import type { ResourceServerPrincipal } from '../config/resource-server-options.js';
 import type { ResourceServerSettings } from '../config/resource-server-settings.js';
 import {
   AuthorizationServerUnavailableError,
@@ -18,67 +18,84 @@ import {
   ResourceServerError,
   ResourceServerNotConfiguredError,
 } from '../errors.js';
+import { LOGGER_CONTEXT } from '../logger.js';
+import type { ResourceServerPrincipal, TokenIntrospection } from '../principal.js';
+import { assertScopes, principalFromIntrospection } from './token-policy.js';
+
+/**
+ * Token → principal, or a coded error: what every way of guarding a route calls. The module provides the caching
+ * validator when configured, an unconfigured stand-in otherwise.
+ */
+export abstract class TokenValidator {
+  /** The principal for a bearer token, or a ResourceServerError. Returns synchronously on a fresh cache hit. */
+  abstract validate(token: string): ResourceServerPrincipal | Promise<ResourceServerPrincipal>;
+}
+
+/** Stands in when the module has no usable settings: every token gets 503. */
+export class UnconfiguredTokenValidator extends TokenValidator {
+  validate(): never {
+    throw new ResourceServerNotConfiguredError();
+  }
+}
 
 const expiryOf = (outcome: IntrospectionOutcome): number | undefined =>
   outcome instanceof Error ? undefined : outcome.claims.exp;
 
 /**
- * Token → principal: the cache first (synchronous on a hit: no crypto, no promise), else one shared introspection.
- * Scopes are judged on every call from the cached principal, never cached as a decision.
+ * The cache first (synchronous on a hit: no crypto, no promise), else one shared introspection. Scopes are judged on
+ * every call from the cached principal, never cached as a decision.
  */
-export class TokenValidator implements OnApplicationShutdown {
-  private readonly logger = new Logger('ResourceServer');
-  readonly cache?: IntrospectionCache;
+export class CachingTokenValidator extends TokenValidator implements OnApplicationShutdown {
+  private readonly logger = new Logger(LOGGER_CONTEXT);
+  readonly cache: IntrospectionCache;
+  private readonly cacheOptions: Parameters<typeof lifetimesOf>[1];
 
   constructor(
-    private readonly settings: ResourceServerSettings | undefined,
+    private readonly settings: ResourceServerSettings,
     private readonly client: AuthorizationServerClient,
     private readonly shared?: SharedIntrospectionStore,
+    /** Milliseconds since the epoch; injectable for tests. */
+    private readonly now: () => number = () => Date.now(),
   ) {
-    if (settings) {
-      this.cache = new IntrospectionCache({ maxEntries: settings.cacheMaxEntries, ...this.cacheOptions(settings) });
-    }
+    super();
+    this.cacheOptions = {
+      maxTtlSeconds: settings.cache.maxTtlSeconds,
+      inactiveTtlSeconds: settings.cache.inactiveTtlSeconds,
+      staleIfErrorSeconds: settings.staleIfErrorSeconds,
+    };
+    this.cache = new IntrospectionCache({ maxEntries: settings.cache.maxEntries, ...this.cacheOptions, now });
   }
 
-  /** The principal for a bearer token, or a ResourceServerError. Returns synchronously on a fresh cache hit. */
   validate(token: string): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
-    const settings = this.settings;
-    const cache = this.cache;
-    if (!settings || !cache) throw new ResourceServerNotConfiguredError('the resource server is not configured');
     const key = IntrospectionCache.key(token);
-    const cached = cache.get(key);
-    if (cached !== undefined && Date.now() < cached.freshUntil) return this.judge(cached.outcome, settings);
+    const cached = this.cache.get(key);
+    if (cached !== undefined && this.now() < cached.freshUntil) return this.judge(cached.outcome);
     // One deadline for the whole miss (waiting for a place, the call, its retry): then the client gets its 503.
-    const deadline = Date.now() + settings.timeoutMs;
-    return cache
-      .load(key, () => this.introspect(token, key, settings, deadline))
+    const deadline = this.now() + this.settings.timeoutMs;
+    return this.cache
+      .load(key, () => this.introspect(token, key, deadline))
       .then(
-        (outcome) => this.judge(outcome, settings),
-        (error: unknown) => this.judge(this.staleOrFail(error, cached), settings),
+        (outcome) => this.judge(outcome),
+        (error: unknown) => this.judge(this.staleOrFail(error, cached)),
       );
   }
 
-  private judge(outcome: IntrospectionOutcome, settings: ResourceServerSettings): ResourceServerPrincipal {
+  private judge(outcome: IntrospectionOutcome): ResourceServerPrincipal {
     if (outcome instanceof InvalidTokenError) throw outcome;
-    assertScopes(outcome, settings.scopes);
+    assertScopes(outcome, this.settings.scopes);
     return outcome;
   }
 
   /** The shared tier first (its proof verified again), else the AS; a fresh AS answer is shared for the others. */
-  private async introspect(
-    token: string,
-    key: string,
-    settings: ResourceServerSettings,
-    deadline: number,
-  ): Promise<LoadedOutcome> {
-    const now = Date.now();
+  private async introspect(token: string, key: string, deadline: number): Promise<LoadedOutcome> {
+    const now = this.now();
     const stored = this.shared ? await this.fromSharedStore(key) : undefined;
     if (stored) {
-      const outcome = this.outcomeOf(stored.claims, settings, now);
+      const outcome = this.outcomeOf(stored.claims, now);
       // In process, never past the entry's own expiry: a second instance must not extend a revoked token's life.
       return { outcome, expiresAt: expiryOf(outcome), notAfter: stored.expiresAt };
     }
-    let answer: { claims: TokenIntrospection; proof: string };
+    let answer: IntrospectionAnswer;
     try {
       answer = await this.client.fetchIntrospection(token, deadline);
     } catch (error) {
@@ -86,9 +103,9 @@ export class TokenValidator implements OnApplicationShutdown {
       if (error instanceof InvalidTokenError) return { outcome: error };
       throw error;
     }
-    const outcome = this.outcomeOf(answer.claims, settings, now);
+    const outcome = this.outcomeOf(answer.claims, now);
     const loaded = { outcome, expiresAt: expiryOf(outcome) };
-    this.shared?.set(key, answer.proof, lifetimesOf(loaded, this.cacheOptions(settings), now).freshMs);
+    this.shared?.set(key, answer.proof, lifetimesOf(loaded, this.cacheOptions, now).freshMs);
     return loaded;
   }
 
@@ -106,21 +123,13 @@ export class TokenValidator implements OnApplicationShutdown {
     }
   }
 
-  private outcomeOf(claims: TokenIntrospection, settings: ResourceServerSettings, nowMs: number): IntrospectionOutcome {
+  private outcomeOf(claims: TokenIntrospection, nowMs: number): IntrospectionOutcome {
     try {
-      return principalFromIntrospection(claims, settings, Math.floor(nowMs / 1000));
+      return principalFromIntrospection(claims, this.settings, Math.floor(nowMs / 1000));
     } catch (error) {
       if (error instanceof InvalidTokenError) return error;
       throw error;
     }
-  }
-
-  private cacheOptions(settings: ResourceServerSettings) {
-    return {
-      maxTtlSeconds: settings.cacheMaxTtlSeconds,
-      inactiveTtlSeconds: settings.cacheInactiveTtlSeconds,
-      staleIfErrorSeconds: settings.staleIfErrorSeconds,
-    };
   }
 
   /**

@@ -99,7 +99,7 @@ const UNCONFIGURED: Unconfigured[] = [
         issuer: VALID_ISSUER,
         clientId: 'x',
         clientSecret: SECRET_VALUE,
-        signingAlgs: ['none'],
+        signingAlgs: ['none' as 'ES256'],
       }),
     problems: ['signingAlgs'],
     secrets: [SECRET_VALUE],

@@ -4,7 +4,7 @@
  * encrypted answer gets 200. Two key set-ups: RSA-OAEP + ES256, and ECDH-ES (P-256) + RS256.
  */
 import { exportJWK, generateKeyPair, type JWK } from 'jose';
-import { ResourceServerModule } from '../../src/index.js';
+import { type ContentEncryptionAlgorithm, type KeyManagementAlgorithm, ResourceServerModule } from '../../src/index.js';
 import {
   activeTokenIntrospection,
   encryptIntrospection,
@@ -43,8 +43,8 @@ const CRAFTED_SP = 'crafted-client';
 
 interface Variant {
   name: string;
-  encryptionAlg: string;
-  encryptionEnc: string;
+  encryptionAlg: KeyManagementAlgorithm;
+  encryptionEnc: ContentEncryptionAlgorithm;
   signingAlg: SigningAlg;
   privateJwk: () => Promise<JWK>;
 }

@@ -5,6 +5,7 @@
 import { HttpException } from '@nestjs/common';
 import { challengeFor, RETRY_AFTER_SECONDS, toHttpException } from '../../../src/auth/error-response.js';
 import {
+  AuthorizationServerMetadataError,
   AuthorizationServerUnavailableError,
   InsufficientScopeError,
   InvalidRequestError,
@@ -12,6 +13,7 @@ import {
   MissingCredentialsError,
   ResourceServerError,
   ResourceServerNotConfiguredError,
+  ResponseTooLargeError,
   ServiceProviderNotAllowedError,
   UntrustedIntrospectionResponseError,
   UserResolutionError,
@@ -76,7 +78,7 @@ const cases: Case[] = [
   },
   {
     name: 'UntrustedIntrospectionResponseError',
-    error: new UntrustedIntrospectionResponseError(INPUT),
+    error: new UntrustedIntrospectionResponseError('jwt-claim', INPUT),
     status: 503,
     reason: 'Service Unavailable',
     challenge: undefined,
@@ -90,7 +92,21 @@ const cases: Case[] = [
   },
   {
     name: 'ResourceServerNotConfiguredError',
-    error: new ResourceServerNotConfiguredError(INPUT),
+    error: new ResourceServerNotConfiguredError(),
+    status: 503,
+    reason: 'Service Unavailable',
+    challenge: undefined,
+  },
+  {
+    name: 'AuthorizationServerMetadataError',
+    error: new AuthorizationServerMetadataError(INPUT),
+    status: 503,
+    reason: 'Service Unavailable',
+    challenge: undefined,
+  },
+  {
+    name: 'ResponseTooLargeError',
+    error: new ResponseTooLargeError(INPUT),
     status: 503,
     reason: 'Service Unavailable',
     challenge: undefined,
@@ -157,7 +173,10 @@ describe('toHttpException', () => {
   });
 
   it('ERR_UNTRUSTED_INTROSPECTION_RESPONSE answers the fixed public message, not the failed check', () => {
-    const error = new UntrustedIntrospectionResponseError('JWT claim iss check_failed: unexpected "iss" claim value');
+    const error = new UntrustedIntrospectionResponseError(
+      'jwt-claim',
+      'iss check_failed: unexpected "iss" claim value',
+    );
     expect(error.message).toContain('iss');
     const body = toHttpException(error, REALM).getResponse() as Record<string, unknown>;
     expect(body.message).toBe(RETRY_LATER);

@@ -9,9 +9,8 @@ import { Reflector } from '@nestjs/core';
 import { AllowedServiceProviders } from '../../../src/auth/allowed-service-providers.decorator.js';
 import { Public } from '../../../src/auth/public.decorator.js';
 import { assertServiceProviderAllowed, RoutePolicies } from '../../../src/auth/route-policy.js';
-import type { ResourceServerPrincipal } from '../../../src/config/resource-server-options.js';
-import type { ResourceServerState } from '../../../src/config/resource-server-state.js';
-import type { ResourceServerSettings } from '../../../src/config/resource-server-settings.js';
+import type { ResourceServerPrincipal } from '../../../src/principal.js';
+import type { AuthSettings } from '../../../src/auth/auth-settings.js';
 import { ServiceProviderNotAllowedError } from '../../../src/errors.js';
 
 const principal = (serviceProvider: string): ResourceServerPrincipal => ({
@@ -22,12 +21,7 @@ const principal = (serviceProvider: string): ResourceServerPrincipal => ({
   claims: { active: true, sub: 'user-1', client_id: serviceProvider },
 });
 
-const state = (allowedServiceProviders: string[]): ResourceServerState => ({
-  settings: { allowedServiceProviders } as unknown as ResourceServerSettings,
-  problems: [],
-  warnings: [],
-  realm: 'api',
-});
+const state = (allowedServiceProviders: string[]): AuthSettings => ({ realm: 'api', allowedServiceProviders });
 
 const contextOf = (type: new () => object, method: string): ExecutionContext =>
   ({ getClass: () => type, getHandler: () => (type.prototype as Record<string, unknown>)[method] }) as ExecutionContext;

@@ -4,11 +4,13 @@
  */
 import { createLocalJWKSet, exportJWK, generateKeyPair, type CryptoKey, type JWK } from 'jose';
 import {
+  decryptJwtIntrospectionResponse,
   MAX_RESPONSE_AGE_SECONDS,
   parseJsonIntrospectionResponse,
-  verifyJwtIntrospectionResponse,
   type JwtIntrospectionContext,
+  verifyIntrospectionJws,
 } from '../../../src/authorization-server/introspection-response.js';
+import type { TokenIntrospection } from '../../../src/principal.js';
 import type { HttpResponse } from '../../../src/authorization-server/http-client.js';
 import { UntrustedIntrospectionResponseError } from '../../../src/errors.js';
 import type { DecryptionKey } from '../../../src/keys/decryption-keys.js';
@@ -113,6 +115,10 @@ async function jwe(
   });
 }
 
+/** The check that failed, and for a JWT claim check the claim (`jwt-claim iss`). */
+const checkOf = (error: UntrustedIntrospectionResponseError): string =>
+  error.check === 'jwt-claim' ? `jwt-claim ${error.detail!.split(' ')[0]}` : error.check;
+
 /** The rejection, asserted to be an UntrustedIntrospectionResponseError; returns its `check`. */
 async function rejection(promise: Promise<unknown>): Promise<string> {
   let thrown: unknown;
@@ -125,7 +131,7 @@ async function rejection(promise: Promise<unknown>): Promise<string> {
   const error = thrown as UntrustedIntrospectionResponseError;
   expect(error.code).toBe('ERR_UNTRUSTED_INTROSPECTION_RESPONSE');
   expect(error.status).toBe(503);
-  return error.check;
+  return checkOf(error);
 }
 
 function syncRejection(run: () => unknown): string {
@@ -138,10 +144,17 @@ function syncRejection(run: () => unknown): string {
   expect(thrown).toBeInstanceOf(UntrustedIntrospectionResponseError);
   const error = thrown as UntrustedIntrospectionResponseError;
   expect(error.code).toBe('ERR_UNTRUSTED_INTROSPECTION_RESPONSE');
-  return error.check;
+  return checkOf(error);
 }
 
-describe('verifyJwtIntrospectionResponse', () => {
+/** The whole RFC 9701 check of an AS response, as the client runs it: decrypt, then verify. */
+const verifyJwtIntrospectionResponse = async (
+  answer: HttpResponse,
+  jwtContext: JwtIntrospectionContext,
+): Promise<TokenIntrospection> =>
+  verifyIntrospectionJws(await decryptJwtIntrospectionResponse(answer, jwtContext), jwtContext);
+
+describe('decrypt then verify (RFC 9701)', () => {
   it('a valid signed response yields the token_introspection object', async () => {
     await expect(verifyJwtIntrospectionResponse(response(await jws()), context())).resolves.toEqual(ACTIVE);
   });
@@ -172,61 +185,61 @@ describe('verifyJwtIntrospectionResponse', () => {
 
     it('a missing Content-Type is refused', async () => {
       const check = await rejection(verifyJwtIntrospectionResponse(response(await jws(), undefined), context()));
-      expect(check).toMatch(/Content-Type/);
+      expect(check).toBe('media-type');
     });
 
     it('application/jwt is refused', async () => {
       const check = await rejection(
         verifyJwtIntrospectionResponse(response(await jws(), 'application/jwt'), context()),
       );
-      expect(check).toMatch(/Content-Type is application\/jwt/);
+      expect(check).toBe('media-type');
     });
 
     it('application/json is refused', async () => {
       const check = await rejection(
         verifyJwtIntrospectionResponse(response(await jws(), 'application/json'), context()),
       );
-      expect(check).toMatch(/Content-Type is application\/json/);
+      expect(check).toBe('media-type');
     });
 
     it('an unparseable Content-Type is refused', async () => {
       const check = await rejection(verifyJwtIntrospectionResponse(response(await jws(), 'garbage'), context()));
-      expect(check).toMatch(/Content-Type/);
+      expect(check).toBe('media-type');
     });
   });
 
   describe('encryption (RFC 9701 §5, README "Settings": privateKeys)', () => {
     it('an unencrypted response is refused when keys are configured', async () => {
       const check = await rejection(verifyJwtIntrospectionResponse(response(await jws()), encryptedContext()));
-      expect(check).toMatch(/not encrypted/);
+      expect(check).toBe('not-encrypted');
     });
 
     it('an encrypted response is refused when no keys are configured', async () => {
       const check = await rejection(verifyJwtIntrospectionResponse(response(await jwe()), context()));
-      expect(check).toMatch(/encrypted, but no private keys/);
+      expect(check).toBe('unexpected-encryption');
     });
 
     it('a body that is neither JWS nor JWE is refused when keys are configured', async () => {
       const check = await rejection(verifyJwtIntrospectionResponse(response('a.b.c.d'), encryptedContext()));
-      expect(check).toMatch(/not a JWE/);
+      expect(check).toBe('not-a-jwe');
     });
 
     it('a JWE whose protected header is not valid is refused', async () => {
       const check = await rejection(verifyJwtIntrospectionResponse(response('!!!.b.c.d.e'), encryptedContext()));
-      expect(check).toMatch(/JWE protected header/);
+      expect(check).toBe('jwe-header');
     });
 
     it('a JWE encrypted to a key we do not hold is refused', async () => {
       const check = await rejection(
         verifyJwtIntrospectionResponse(response(await jwe(strangerEncKey)), encryptedContext()),
       );
-      expect(check).toMatch(/cannot be decrypted/);
+      expect(check).toBe('jwe-decryption');
     });
 
     it('a JWE whose plaintext is not a JWS is refused', async () => {
       const body = await jwe(encKey1, { inner: 'not-a-jws' });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), encryptedContext()));
-      expect(check).toMatch(/not a JWS/);
+      expect(check).toBe('decrypted-not-a-jws');
     });
   });
 
@@ -239,7 +252,7 @@ describe('verifyJwtIntrospectionResponse', () => {
     it('a JWE naming key 2 by kid is decrypted with key 2 only (encrypted to key 1, it is refused)', async () => {
       const body = await jwe(encKey1, { kid: encKey2.kid });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), encryptedContext()));
-      expect(check).toMatch(/cannot be decrypted/);
+      expect(check).toBe('jwe-decryption');
     });
 
     it('a JWE naming an unknown kid is tried with each key', async () => {
@@ -258,19 +271,19 @@ describe('verifyJwtIntrospectionResponse', () => {
       const { kty, n, e } = encKey1.publicJwk;
       const body = await jwe({ publicKey: { kty, n, e } }, { alg: 'RSA-OAEP-256' });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), encryptedContext()));
-      expect(check).toMatch(/JWE alg or enc not allowed/);
+      expect(check).toBe('jwe-algorithm');
     });
 
     it('a JWE enc other than encryptionEnc is refused', async () => {
       const body = await jwe(encKey1, { enc: 'A128GCM' });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), encryptedContext()));
-      expect(check).toMatch(/JWE alg or enc not allowed/);
+      expect(check).toBe('jwe-algorithm');
     });
 
     it('a JWE cty other than JWT is refused', async () => {
       const body = await jwe(encKey1, { header: { cty: 'json' } });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), encryptedContext()));
-      expect(check).toMatch(/cty/);
+      expect(check).toBe('jwe-cty');
     });
 
     it('a JWE protected header carrying iss and aud (node-oidc-provider) is accepted', async () => {
@@ -286,13 +299,13 @@ describe('verifyJwtIntrospectionResponse', () => {
       const check = await rejection(
         verifyJwtIntrospectionResponse(response(`${header}.${body}.${flipped}`), context()),
       );
-      expect(check).toMatch(/signature/);
+      expect(check).toBe('jws-signature');
     });
 
     it('a signature by another key under the AS kid is refused', async () => {
       const body = await jws(payload(), { key: otherEs256.privateKey, kid: es256.jwk.kid });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/signature/);
+      expect(check).toBe('jws-signature');
     });
 
     it('a tampered payload is refused', async () => {
@@ -303,19 +316,19 @@ describe('verifyJwtIntrospectionResponse', () => {
       const check = await rejection(
         verifyJwtIntrospectionResponse(response(`${header}.${forged}.${signature}`), context()),
       );
-      expect(check).toMatch(/signature/);
+      expect(check).toBe('jws-signature');
     });
 
     it('a kid absent from the AS JWKS is refused', async () => {
       const body = await jws(payload(), { key: otherEs256.privateKey, kid: 'unknown-as-kid' });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/key not found/);
+      expect(check).toBe('jws-key');
     });
 
     it('an alg not in signingAlgs is refused (RS256 while only ES256 is allowed)', async () => {
       const body = await jws(payload(), { alg: 'RS256', key: rs256.privateKey, kid: rs256.jwk.kid });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/alg not allowed/);
+      expect(check).toBe('jws-algorithm');
     });
 
     it('an alg listed in signingAlgs is accepted (RS256)', async () => {
@@ -328,13 +341,13 @@ describe('verifyJwtIntrospectionResponse', () => {
     it('alg "none" is refused', async () => {
       const body = await signIntrospection(payload(), { alg: 'none' });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/alg not allowed/);
+      expect(check).toBe('jws-algorithm');
     });
 
     it('alg "none" is refused even inside a valid JWE', async () => {
       const body = await jwe(encKey1, { inner: await signIntrospection(payload(), { alg: 'none' }) });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), encryptedContext()));
-      expect(check).toMatch(/alg not allowed/);
+      expect(check).toBe('jws-algorithm');
     });
 
     it('HS256 keyed by the client secret is accepted when listed', async () => {
@@ -349,7 +362,7 @@ describe('verifyJwtIntrospectionResponse', () => {
       const body = await signIntrospection(payload(), { alg: 'HS256', key: secret });
       const ctx = context({ verificationKey: async () => secret });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), ctx));
-      expect(check).toMatch(/alg not allowed/);
+      expect(check).toBe('jws-algorithm');
     });
 
     it('HS256 signed with another secret is refused', async () => {
@@ -360,7 +373,7 @@ describe('verifyJwtIntrospectionResponse', () => {
       const secret = new TextEncoder().encode(CLIENT_SECRET);
       const ctx = context({ signingAlgs: ['HS256'], verificationKey: async () => secret });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), ctx));
-      expect(check).toMatch(/signature/);
+      expect(check).toBe('jws-signature');
     });
 
     it('a verificationKey function returning a public key is used', async () => {
@@ -374,14 +387,14 @@ describe('verifyJwtIntrospectionResponse', () => {
       const check = await rejection(
         verifyJwtIntrospectionResponse(response(await jws(payload(), { typ: null })), context()),
       );
-      expect(check).toMatch(/typ/);
+      expect(check).toBe('jwt-claim typ');
     });
 
     it('typ "JWT" is refused', async () => {
       const check = await rejection(
         verifyJwtIntrospectionResponse(response(await jws(payload(), { typ: 'JWT' })), context()),
       );
-      expect(check).toMatch(/typ/);
+      expect(check).toBe('jwt-claim typ');
     });
 
     it('typ "token-introspection+jwt" is accepted', async () => {
@@ -399,31 +412,31 @@ describe('verifyJwtIntrospectionResponse', () => {
     it('another iss is refused', async () => {
       const body = await jws(payload({ issuer: 'https://evil.example' }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/iss/);
+      expect(check).toBe('jwt-claim iss');
     });
 
     it('a missing iss is refused', async () => {
       const body = await jws(payload({ omit: ['iss'] }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/iss/);
+      expect(check).toBe('jwt-claim iss');
     });
 
     it('an iss differing by a trailing slash is refused (exact match)', async () => {
       const body = await jws(payload({ issuer: `${ISSUER}/` }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/iss/);
+      expect(check).toBe('jwt-claim iss');
     });
 
     it('aud naming another client is refused', async () => {
       const body = await jws(payload({ audience: 'other-client' }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/aud/);
+      expect(check).toBe('jwt-claim aud');
     });
 
     it('a missing aud is refused', async () => {
       const body = await jws(payload({ omit: ['aud'] }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/aud/);
+      expect(check).toBe('jwt-claim aud');
     });
 
     it('aud as a string equal to clientId is accepted', async () => {
@@ -438,7 +451,7 @@ describe('verifyJwtIntrospectionResponse', () => {
     it('aud as an array without clientId is refused', async () => {
       const body = await jws(payload({ extra: { aud: ['someone-else'] } }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/aud/);
+      expect(check).toBe('jwt-claim aud');
     });
   });
 
@@ -446,19 +459,19 @@ describe('verifyJwtIntrospectionResponse', () => {
     it('a missing iat is refused', async () => {
       const body = await jws(payload({ omit: ['iat'] }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/iat/);
+      expect(check).toBe('jwt-claim iat');
     });
 
     it('a non-numeric iat is refused', async () => {
       const body = await jws(payload({ extra: { iat: String(NOW) } }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/iat/);
+      expect(check).toBe('jwt-claim iat');
     });
 
     it('an iat in the future beyond the clock tolerance is refused', async () => {
       const body = await jws(payload({ iat: NOW + TOLERANCE + 1 }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/iat/);
+      expect(check).toBe('jwt-claim iat');
     });
 
     it('an iat in the future within the clock tolerance is accepted', async () => {
@@ -478,7 +491,7 @@ describe('verifyJwtIntrospectionResponse', () => {
     it('an iat older than 300 s (beyond the clock tolerance) is refused', async () => {
       const body = await jws(payload({ iat: NOW - 300 - TOLERANCE - 1 }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/iat/);
+      expect(check).toBe('jwt-claim iat');
     });
 
     it('an iat older than 300 s is refused with no clock tolerance', async () => {
@@ -486,7 +499,7 @@ describe('verifyJwtIntrospectionResponse', () => {
       const check = await rejection(
         verifyJwtIntrospectionResponse(response(body), context({ clockToleranceSeconds: 0 })),
       );
-      expect(check).toMatch(/iat/);
+      expect(check).toBe('jwt-claim iat');
     });
 
     it('the injected clock is used (the same response is fresh then stale)', async () => {
@@ -494,13 +507,13 @@ describe('verifyJwtIntrospectionResponse', () => {
       await expect(verifyJwtIntrospectionResponse(response(body), context())).resolves.toEqual(ACTIVE);
       const later = context({ now: () => NOW + 3600 });
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), later));
-      expect(check).toMatch(/iat/);
+      expect(check).toBe('jwt-claim iat');
     });
 
     it('an exp in the past on the outer JWT is refused', async () => {
       const body = await jws(payload({ extra: { exp: NOW - 60 } }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/exp/);
+      expect(check).toBe('jwt-claim exp');
     });
   });
 
@@ -517,7 +530,7 @@ describe('verifyJwtIntrospectionResponse', () => {
           ? await jws(payload({ omit: ['token_introspection'] }))
           : await jws(payload({ tokenIntrospection: value }));
       const check = await rejection(verifyJwtIntrospectionResponse(response(body), context()));
-      expect(check).toMatch(/token_introspection/);
+      expect(check).toBe('token-introspection');
     });
   });
 
@@ -553,24 +566,24 @@ describe('parseJsonIntrospectionResponse', () => {
     const check = syncRejection(() =>
       parseJsonIntrospectionResponse({ status: 200, contentType: undefined, body: JSON.stringify(ACTIVE) }, ISSUER),
     );
-    expect(check).toMatch(/Content-Type/);
+    expect(check).toBe('media-type');
   });
 
   it('another media type (token-introspection+jwt) is refused', () => {
     const check = syncRejection(() =>
       parseJsonIntrospectionResponse(json(ACTIVE, 'application/token-introspection+jwt'), ISSUER),
     );
-    expect(check).toMatch(/Content-Type/);
+    expect(check).toBe('media-type');
   });
 
   it('text/html is refused', () => {
     const check = syncRejection(() => parseJsonIntrospectionResponse(json('<html></html>', 'text/html'), ISSUER));
-    expect(check).toMatch(/Content-Type/);
+    expect(check).toBe('media-type');
   });
 
   it('a body that is not JSON is refused', () => {
     const check = syncRejection(() => parseJsonIntrospectionResponse(json('{"active": tru'), ISSUER));
-    expect(check).toMatch(/not JSON/);
+    expect(check).toBe('json');
   });
 
   it.each([
@@ -580,14 +593,14 @@ describe('parseJsonIntrospectionResponse', () => {
     ['a number', '1'],
   ])('a JSON body that is %s is refused', (_name, body) => {
     const check = syncRejection(() => parseJsonIntrospectionResponse(json(body), ISSUER));
-    expect(check).toMatch(/not a JSON object/);
+    expect(check).toBe('json');
   });
 
   it('an iss other than the issuer is refused', () => {
     const check = syncRejection(() =>
       parseJsonIntrospectionResponse(json({ ...ACTIVE, iss: 'https://evil.example' }), ISSUER),
     );
-    expect(check).toMatch(/iss/);
+    expect(check).toBe('iss');
   });
 
   it('an absent iss is accepted (RFC 7662: optional)', () => {

@@ -9,7 +9,7 @@ import {
   type IntrospectionCacheOptions,
   type IntrospectionOutcome,
 } from '../../../src/cache/introspection-cache.js';
-import type { ResourceServerPrincipal } from '../../../src/config/resource-server-options.js';
+import type { ResourceServerPrincipal } from '../../../src/principal.js';
 import { InvalidTokenError } from '../../../src/errors.js';
 
 const NOW_MS = 1_750_000_000_000;

@@ -1,12 +1,8 @@
 /**
  * Judging a verified `token_introspection` (README "What every request gets"): active, exp, sub, service provider, scopes.
  */
-import {
-  assertScopes,
-  principalFromIntrospection,
-  type TokenRules,
-} from '../../../src/authorization-server/token-introspection-rules.js';
-import type { ResourceServerPrincipal, TokenIntrospection } from '../../../src/config/resource-server-options.js';
+import { assertScopes, principalFromIntrospection, type TokenRules } from '../../../src/validation/token-policy.js';
+import type { ResourceServerPrincipal, TokenIntrospection } from '../../../src/principal.js';
 import { InsufficientScopeError, InvalidTokenError } from '../../../src/errors.js';
 
 const ISSUER = 'https://as.example';

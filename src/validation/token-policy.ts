@@ -1,4 +1,4 @@
-import type { ResourceServerPrincipal, TokenIntrospection } from '../config/resource-server-options.js';
+import type { ResourceServerPrincipal, TokenIntrospection } from '../principal.js';
 import { InsufficientScopeError, InvalidTokenError } from '../errors.js';
 
 export interface TokenRules {

@@ -1,0 +1,13 @@
+import type { ResolveUser } from '../principal.js';
+
+/** What the guards and strategies need of the settings, decided once by the module (also when unconfigured). */
+export interface AuthSettings {
+  /** Realm of RFC 6750 challenges; always a valid quoted-string content. */
+  readonly realm: string;
+  /** The service providers a bare `@AllowedServiceProviders()` admits. */
+  readonly allowedServiceProviders: readonly string[];
+  readonly resolveUser?: ResolveUser;
+}
+
+/** Injection token of the module's AuthSettings. */
+export const AUTH_SETTINGS = Symbol('nest-resource-server:auth-settings');

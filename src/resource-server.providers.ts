@@ -1,0 +1,164 @@
+import { Logger, type Provider } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import type { JWK } from 'jose';
+import { AUTH_SETTINGS, type AuthSettings } from './auth/auth-settings.js';
+import { toHttpException } from './auth/error-response.js';
+import { FallbackStrategy } from './auth/fallback.strategy.js';
+import { ResourceServerExceptionFilter } from './auth/resource-server-exception.filter.js';
+import { ResourceServerGuard } from './auth/resource-server.guard.js';
+import { ResourceServerStrategy } from './auth/resource-server.strategy.js';
+import { RouteContextGuard } from './auth/route-context.guard.js';
+import { RoutePolicies } from './auth/route-policy.js';
+import { ServiceProvidersGuard } from './auth/service-providers.guard.js';
+import {
+  AuthorizationServerClient,
+  HttpAuthorizationServerClient,
+  UnconfiguredAuthorizationServerClient,
+} from './authorization-server/authorization-server-client.js';
+import { SharedIntrospectionStore } from './cache/shared-introspection-store.js';
+import type { ResourceServerOptions } from './config/resource-server-options.js';
+import { isValidRealm, type ResourceServerSettings, validateOptions } from './config/resource-server-settings.js';
+import { ResourceServerNotConfiguredError } from './errors.js';
+import { type DecryptionKey, KeyLoadingProblem, loadDecryptionKeys, publicJwks } from './keys/decryption-keys.js';
+import { LOGGER_CONTEXT } from './logger.js';
+import { RESOURCE_SERVER_OPTIONS } from './resource-server.module-definition.js';
+import { CachingTokenValidator, TokenValidator, UnconfiguredTokenValidator } from './validation/token-validator.js';
+
+/** What the module runs on: settings and keys when they are valid, else the problems (the app still boots). */
+export interface ResourceServerState {
+  readonly settings?: ResourceServerSettings;
+  readonly decryptionKeys: readonly DecryptionKey[];
+  /** Each makes the module answer 503; logged once at start-up. */
+  readonly problems: readonly string[];
+  /** Logged once at start-up; the module works. */
+  readonly warnings: readonly string[];
+  /** Realm of RFC 6750 challenges, also when unconfigured. */
+  readonly realm: string;
+}
+
+/** Injection tokens of the module's state and of its public JWK Set document. */
+export const RESOURCE_SERVER_STATE = Symbol('nest-resource-server:state');
+export const RESOURCE_SERVER_JWKS = Symbol('nest-resource-server:jwks');
+
+const logger = new Logger(LOGGER_CONTEXT);
+
+/** Options → state: validated settings with keys imported once, or the list of problems (never a throw). */
+export async function loadResourceServerState(options: ResourceServerOptions): Promise<ResourceServerState> {
+  const { settings, problems, warnings } = validateOptions(options);
+  const realm = isValidRealm(options.realm) ? options.realm : 'api';
+  if (settings === undefined) return { decryptionKeys: [], problems, warnings, realm };
+  try {
+    const decryptionKeys = await loadDecryptionKeys(settings.privateKeys, settings.encryptionAlg);
+    return { settings, decryptionKeys, problems: [], warnings, realm };
+  } catch (error) {
+    const problem = error instanceof KeyLoadingProblem ? error.message : 'privateKeys: the keys cannot be loaded';
+    return { decryptionKeys: [], problems: [problem], warnings, realm };
+  }
+}
+
+/**
+ * The shared tier, when both `redisUrl` and `redisSecret` are set and caching is on. A missing optional peer
+ * (`ioredis`) is a logged problem and the tier stays off: the module keeps working from its own cache.
+ */
+async function connectSharedStore(settings: ResourceServerSettings): Promise<SharedIntrospectionStore | undefined> {
+  const { redisUrl, redisSecret, maxTtlSeconds } = settings.cache;
+  if (!redisUrl || !redisSecret || maxTtlSeconds === 0) return undefined;
+  try {
+    return await SharedIntrospectionStore.connect({
+      url: redisUrl,
+      namespace: `${settings.issuer} ${settings.clientId}`,
+      secret: redisSecret,
+      commandTimeoutMs: Math.min(100, settings.timeoutMs),
+    });
+  } catch (error) {
+    const missing = (error as { code?: unknown })?.code === 'ERR_MODULE_NOT_FOUND';
+    logger.error(
+      missing
+        ? 'cache.redisUrl: the optional peer ioredis is not installed (npm install ioredis): the shared cache tier is off'
+        : 'cache.redisUrl: the shared cache tier cannot start: it is off',
+    );
+    return undefined;
+  }
+}
+
+/** Registering with Passport is the constructor's side effect; the fallback takes the name when unconfigured. */
+const STRATEGY = Symbol('nest-resource-server:strategy');
+
+/**
+ * The module's providers. "Unconfigured" is decided here, once: every configured class takes non-optional settings,
+ * and an unconfigured stand-in answers 503 in its place.
+ */
+export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
+  {
+    provide: RESOURCE_SERVER_STATE,
+    inject: [RESOURCE_SERVER_OPTIONS],
+    useFactory: async (options: ResourceServerOptions | undefined) => {
+      const state = await loadResourceServerState(options ?? {});
+      // Each problem once, by setting name; secret values are never logged.
+      for (const problem of state.problems) logger.error(`not configured: ${problem}`);
+      if (state.problems.length > 0) logger.error('bearer requests will be answered 503 until this is fixed');
+      for (const warning of state.warnings) logger.warn(warning);
+      return state;
+    },
+  },
+  {
+    provide: AUTH_SETTINGS,
+    inject: [RESOURCE_SERVER_STATE],
+    useFactory: ({ settings, realm }: ResourceServerState): AuthSettings => ({
+      realm,
+      allowedServiceProviders: settings?.allowedServiceProviders ?? [],
+      resolveUser: settings?.resolveUser,
+    }),
+  },
+  {
+    provide: AuthorizationServerClient,
+    inject: [RESOURCE_SERVER_STATE],
+    useFactory: (state: ResourceServerState) =>
+      state.settings
+        ? new HttpAuthorizationServerClient(state.settings, state.decryptionKeys)
+        : new UnconfiguredAuthorizationServerClient(),
+  },
+  {
+    provide: TokenValidator,
+    inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient],
+    useFactory: async (state: ResourceServerState, client: AuthorizationServerClient) =>
+      state.settings
+        ? new CachingTokenValidator(state.settings, client, await connectSharedStore(state.settings))
+        : new UnconfiguredTokenValidator(),
+  },
+  {
+    provide: STRATEGY,
+    inject: [RESOURCE_SERVER_STATE, TokenValidator, AUTH_SETTINGS, RoutePolicies],
+    useFactory: (state: ResourceServerState, validator: TokenValidator, auth: AuthSettings, policies: RoutePolicies) =>
+      state.settings ? new ResourceServerStrategy(validator, auth, policies) : new FallbackStrategy(auth.realm),
+  },
+  {
+    provide: RESOURCE_SERVER_JWKS,
+    inject: [RESOURCE_SERVER_STATE, AUTH_SETTINGS],
+    useFactory: (state: ResourceServerState, auth: AuthSettings): (() => { keys: JWK[] }) => {
+      if (!state.settings) {
+        return () => {
+          throw toHttpException(new ResourceServerNotConfiguredError(), auth.realm);
+        };
+      }
+      const document = publicJwks(state.decryptionKeys);
+      return () => document;
+    },
+  },
+  { provide: APP_FILTER, useClass: ResourceServerExceptionFilter },
+  // Runs before every route's guards: leaves the route on the request, for the Passport strategy's default deny.
+  { provide: APP_GUARD, useClass: RouteContextGuard },
+  RoutePolicies,
+  ResourceServerGuard,
+  ServiceProvidersGuard,
+];
+
+/** What the module exports to the app (it is global). */
+export const RESOURCE_SERVER_EXPORTS = [
+  AUTH_SETTINGS,
+  RoutePolicies,
+  AuthorizationServerClient,
+  TokenValidator,
+  ResourceServerGuard,
+  ServiceProvidersGuard,
+];

@@ -1,0 +1,226 @@
+/**
+ * Options → settings: the defaults of the README's "Settings" table, one problem per invalid setting (named, never
+ * carrying a value: it may be a secret), nested options validated as nested objects, unknown options refused, and the
+ * start-up warnings.
+ */
+import type { ResourceServerOptions } from '../../../src/config/resource-server-options.js';
+import { ResourceServerSettings, validateOptions } from '../../../src/config/resource-server-settings.js';
+
+const SECRET = 'SECRET-VALUE-123';
+const valid = (): ResourceServerOptions => ({
+  issuer: 'https://as.example',
+  clientId: 'rs-client',
+  clientSecret: 'rs-secret',
+});
+const problemsOf = (options: ResourceServerOptions): string[] => validateOptions(options).problems;
+const settingsOf = (options: ResourceServerOptions): ResourceServerSettings => {
+  const { settings, problems } = validateOptions(options);
+  if (!settings) throw new Error(problems.join('; '));
+  return settings;
+};
+/** For options a TypeScript caller cannot write: what a JavaScript caller or a misread setting gives. */
+const loose = (options: Record<string, unknown>): ResourceServerOptions => options as ResourceServerOptions;
+
+describe('validateOptions', () => {
+  it('the smallest valid options (issuer, clientId, clientSecret) give the defaults of the README table', () => {
+    expect({
+      ...settingsOf(valid()),
+      cache: { ...settingsOf(valid()).cache },
+      circuitBreaker: { ...settingsOf(valid()).circuitBreaker },
+    }).toEqual({
+      issuer: 'https://as.example',
+      clientId: 'rs-client',
+      clientSecret: 'rs-secret',
+      clientAuthMethod: 'client_secret_post',
+      introspectionFormat: 'jwt',
+      encryptionAlg: 'RSA-OAEP',
+      encryptionEnc: 'A256GCM',
+      signingAlgs: ['ES256'],
+      scopes: [],
+      serviceProviderClaim: 'client_id',
+      allowedServiceProviders: [],
+      timeoutMs: 5000,
+      clockToleranceSeconds: 5,
+      realm: 'api',
+      requireTokenType: true,
+      allowTokensWithoutSubject: false,
+      cache: { maxTtlSeconds: 60, maxEntries: 10_000, inactiveTtlSeconds: 5 },
+      staleIfErrorSeconds: 0,
+      circuitBreaker: { failureThreshold: 5, openSeconds: 10 },
+      maxConcurrentIntrospections: 32,
+    });
+  });
+
+  it('a given value replaces the default; an undefined one keeps it (also nested)', () => {
+    const settings = settingsOf({
+      ...valid(),
+      clientAuthMethod: 'client_secret_basic',
+      signingAlgs: ['RS256'],
+      timeoutMs: undefined,
+      cache: { maxTtlSeconds: 10, maxEntries: undefined },
+    });
+    expect(settings.clientAuthMethod).toBe('client_secret_basic');
+    expect(settings.signingAlgs).toEqual(['RS256']);
+    expect(settings.timeoutMs).toBe(5000);
+    expect({ ...settings.cache }).toEqual({ maxTtlSeconds: 10, maxEntries: 10_000, inactiveTtlSeconds: 5 });
+  });
+
+  describe('each invalid setting is one problem naming the setting, never its value', () => {
+    const invalid: [problem: string, options: Record<string, unknown>][] = [
+      ['issuer must be an http(s) URL', { issuer: SECRET }],
+      ['issuer must be an http(s) URL', { issuer: `ftp://${SECRET}.example` }],
+      ['issuer is required', { issuer: undefined }],
+      ['issuer must not have a query or fragment', { issuer: 'https://as.example/?tenant=1' }],
+      ['issuer must not have a query or fragment', { issuer: 'https://as.example#x' }],
+      ['introspectionEndpoint must be an http(s) URL', { introspectionEndpoint: SECRET }],
+      ['jwksUri must be an http(s) URL', { jwksUri: SECRET }],
+      ['clientId is required', { clientId: undefined }],
+      ['clientId is required', { clientId: '' }],
+      ['clientSecret is required', { clientSecret: undefined }],
+      ['clientSecret is required', { clientSecret: '' }],
+      ['clientSecret must be a string', { clientSecret: [SECRET] }],
+      ['clientAuthMethod must be client_secret_post or client_secret_basic', { clientAuthMethod: SECRET }],
+      ['introspectionFormat must be jwt or json', { introspectionFormat: SECRET }],
+      [
+        'encryptionAlg must be one of RSA-OAEP, RSA-OAEP-256, RSA-OAEP-384, RSA-OAEP-512, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A192KW, ECDH-ES+A256KW',
+        { encryptionAlg: 'dir' },
+      ],
+      [
+        'encryptionEnc must be one of A128GCM, A192GCM, A256GCM, A128CBC-HS256, A192CBC-HS384, A256CBC-HS512',
+        { encryptionEnc: SECRET },
+      ],
+      [
+        'signingAlgs may only hold ES256, ES384, ES512, PS256, PS384, PS512, RS256, RS384, RS512, EdDSA, Ed25519, HS256, HS384, HS512',
+        { signingAlgs: ['ES256', 'none'] },
+      ],
+      ['signingAlgs must name at least one algorithm', { signingAlgs: [] }],
+      ['signingAlgs must be a list', { signingAlgs: 'ES256' }],
+      ['scopes must be a list of RFC 6749 scope tokens', { scopes: [`${SECRET} "quoted"`] }],
+      ['scopes must be a list of RFC 6749 scope tokens', { scopes: [''] }],
+      ['serviceProviderClaim must be a claim name', { serviceProviderClaim: '' }],
+      ['allowedServiceProviders must not hold an empty id', { allowedServiceProviders: [''] }],
+      ['timeoutMs must be positive', { timeoutMs: 0 }],
+      ['timeoutMs must be a whole number of milliseconds', { timeoutMs: 1.5 }],
+      ['timeoutMs must be a whole number of milliseconds', { timeoutMs: Number.NaN }],
+      ['timeoutMs must be a whole number of milliseconds', { timeoutMs: 'abc' }],
+      ['timeoutMs must be at most 300000 (5 minutes)', { timeoutMs: 300_001 }],
+      ['clockToleranceSeconds must not be negative', { clockToleranceSeconds: -1 }],
+      ['clockToleranceSeconds must be at most 300', { clockToleranceSeconds: 301 }],
+      ['clockToleranceSeconds must be a whole number of seconds', { clockToleranceSeconds: 0.5 }],
+      ['audience must not be empty', { audience: '' }],
+      ['requireTokenType must be true or false', { requireTokenType: 'yes' }],
+      ['allowTokensWithoutSubject must be true or false', { allowTokensWithoutSubject: 1 }],
+      ['cache.maxTtlSeconds must not be negative', { cache: { maxTtlSeconds: -1 } }],
+      ['cache.maxTtlSeconds must be at most 3600', { cache: { maxTtlSeconds: 3601 } }],
+      ['cache.maxTtlSeconds must be a whole number of seconds', { cache: { maxTtlSeconds: 'ten' } }],
+      ['cache.maxEntries must be positive', { cache: { maxEntries: 0 } }],
+      ['cache.inactiveTtlSeconds must not be negative', { cache: { inactiveTtlSeconds: -1 } }],
+      ['cache.redisUrl must be a redis:// or rediss:// URL', { cache: { redisUrl: `http://${SECRET}@redis.example` } }],
+      [
+        'cache.redisSecret must be at least 32 bytes (e.g. openssl rand -base64 32)',
+        { cache: { redisSecret: 'x'.repeat(31) } },
+      ],
+      [
+        'cache.redisSecret must be at least 32 bytes (e.g. openssl rand -base64 32)',
+        { cache: { redisSecret: 'é'.repeat(15) } },
+      ],
+      ['staleIfErrorSeconds must not be negative', { staleIfErrorSeconds: -1 }],
+      ['staleIfErrorSeconds must be at most 300', { staleIfErrorSeconds: 301 }],
+      ['circuitBreaker.failureThreshold must be positive', { circuitBreaker: { failureThreshold: 0 } }],
+      ['circuitBreaker.openSeconds must be a whole number of seconds', { circuitBreaker: { openSeconds: 'soon' } }],
+      ['maxConcurrentIntrospections must be positive', { maxConcurrentIntrospections: 0 }],
+      ['resolveUser must be a function', { resolveUser: 'yes' }],
+    ];
+
+    it.each(invalid)('%s: %j', (problem, override) => {
+      expect(problemsOf(loose({ ...valid(), ...override }))).toEqual([problem]);
+    });
+  });
+
+  it.each([
+    ['staleIfErrorSeconds 300', { staleIfErrorSeconds: 300 }],
+    ['cache.maxTtlSeconds 3600', { cache: { maxTtlSeconds: 3600 } }],
+    ['cache.redisSecret of 32 bytes of UTF-8', { cache: { redisSecret: 'é'.repeat(16) } }],
+    ['an http issuer without a TLD (development AS)', { issuer: 'http://localhost:3000' }],
+    ['a path issuer', { issuer: 'https://as.example/realms/x' }],
+    ['client_secret_basic and json', { clientAuthMethod: 'client_secret_basic', introspectionFormat: 'json' }],
+    ['ECDH-ES with A128CBC-HS256', { encryptionAlg: 'ECDH-ES', encryptionEnc: 'A128CBC-HS256' }],
+    ['HS256 when listed', { signingAlgs: ['HS256'] }],
+    [
+      'every asymmetric JWS algorithm',
+      { signingAlgs: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA'] },
+    ],
+    ['a clock tolerance of 0', { clockToleranceSeconds: 0 }],
+  ])('accepted: %s', (_name, override) => {
+    expect(problemsOf(loose({ ...valid(), ...override }))).toEqual([]);
+  });
+
+  it('several invalid settings give one problem each', () => {
+    expect(problemsOf(loose({ issuer: SECRET, clientId: 'rs', clientSecret: 's', timeoutMs: 0 }))).toEqual([
+      'issuer must be an http(s) URL',
+      'timeoutMs must be positive',
+    ]);
+  });
+
+  it('an unknown option is a problem (a typo would silently keep the default)', () => {
+    expect(problemsOf(loose({ ...valid(), timeout: 3000, cache: { ttl: 5 } }))).toEqual([
+      'timeout is not an option of this module',
+      'cache.ttl is not an option of this module',
+    ]);
+  });
+
+  it('cache and circuitBreaker must be objects', () => {
+    expect(problemsOf(loose({ ...valid(), cache: 60, circuitBreaker: [] }))).toEqual([
+      'cache must be an object',
+      'circuitBreaker must be an object',
+    ]);
+  });
+
+  it('no problem message ever carries a value given', () => {
+    const problems = problemsOf(
+      loose({ ...valid(), issuer: SECRET, clientSecret: [SECRET], audience: [SECRET], realm: SECRET }),
+    );
+    expect(problems.join('\n')).not.toContain(SECRET);
+  });
+
+  describe('realm', () => {
+    it.each(['a"b', 'a\\b', 'line\r\nInjected: yes', '', 'é', 'x'.repeat(129), 42])(
+      'an invalid realm (%j) is not a problem: a warning, and the default "api"',
+      (realm) => {
+        const { settings, problems, warnings } = validateOptions(loose({ ...valid(), realm }));
+        expect(problems).toEqual([]);
+        expect(settings!.realm).toBe('api');
+        expect(warnings).toEqual([
+          'realm must be 1 to 128 printable ASCII characters without quotes or backslashes: using "api"',
+        ]);
+      },
+    );
+
+    it('a valid realm is kept', () => {
+      expect(settingsOf({ ...valid(), realm: 'documents api' }).realm).toBe('documents api');
+    });
+  });
+
+  describe('warnings', () => {
+    it('an http issuer on a non-loopback host', () => {
+      expect(validateOptions({ ...valid(), issuer: 'http://as.example' }).warnings).toEqual([
+        'issuer uses http on a non-loopback host: tokens and the client secret cross the network in clear',
+      ]);
+      for (const issuer of ['http://127.0.0.1:9000', 'http://localhost', 'http://[::1]:80', 'https://as.example']) {
+        expect(validateOptions({ ...valid(), issuer }).warnings).toEqual([]);
+      }
+    });
+
+    it('requireTokenType: false says what it lets in', () => {
+      expect(validateOptions({ ...valid(), requireTokenType: false }).warnings).toEqual([
+        expect.stringContaining('requireTokenType is false'),
+      ]);
+    });
+
+    it('a Redis URL without redisSecret: a warning, and the tier is off (no URL in the settings)', () => {
+      const { settings, warnings } = validateOptions({ ...valid(), cache: { redisUrl: 'redis://127.0.0.1:6379' } });
+      expect(warnings).toEqual(['cache.redisUrl is set without cache.redisSecret: the shared cache tier stays off']);
+      expect(settings!.cache.redisUrl).toBeUndefined();
+    });
+  });
+});
