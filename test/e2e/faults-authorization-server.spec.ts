@@ -5,12 +5,8 @@
  */
 import { randomBytes } from 'node:crypto';
 import { jest } from '@jest/globals';
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
+import { generateKeyPair } from 'jose';
 
-import {
-  startDevAuthorizationServer,
-  type DevAuthorizationServer,
-} from '../../example/authorization-server/dev-authorization-server.js';
 import { ResourceServerModule, type ResourceServerOptions } from '../../src/index.js';
 import {
   activeTokenIntrospection,
@@ -22,7 +18,11 @@ import {
   type CraftedAuthorizationServer,
   type CraftedReply,
 } from '../support/crafted-authorization-server.js';
-import { freePort, startTestApp, type TestApp } from '../support/test-app.js';
+import {
+  startRealAuthorizationServerFixture,
+  type RealAuthorizationServerFixture,
+} from '../support/real-authorization-server.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
 import {
   bearer,
   captureNestLogs,
@@ -61,14 +61,7 @@ describe('authorization server faults', () => {
   afterAll(async () => {
     for (const close of closers.reverse()) await close();
     logs?.restore();
-
-    console.log(
-      `faults-authorization-server: ${statuses.length} requests, statuses ${JSON.stringify(countBy(statuses))}, no 500`,
-    );
   });
-
-  const countBy = (values: number[]): Record<string, number> =>
-    values.reduce<Record<string, number>>((counts, value) => ({ ...counts, [value]: (counts[value] ?? 0) + 1 }), {});
 
   async function startApp(options: ResourceServerOptions): Promise<TestApp> {
     const app = await startTestApp({ logger: LOG_LEVELS, module: ResourceServerModule.forRoot(options) });
@@ -77,42 +70,26 @@ describe('authorization server faults', () => {
   }
 
   describe('real oidc-provider', () => {
-    let as: DevAuthorizationServer | undefined;
-    let app: TestApp | undefined;
-    let privateJwk: JWK;
+    let fixture: RealAuthorizationServerFixture;
+    let as: RealAuthorizationServerFixture['as'] | undefined;
+    let app: { url: string } | undefined;
 
     beforeAll(async () => {
-      const asPort = await freePort();
-      privateJwk = await exportJWK(
-        (await generateKeyPair('RSA-OAEP', { extractable: true, modulusLength: 2048 })).privateKey,
-      );
-      app = await startApp({
-        issuer: `http://127.0.0.1:${asPort}`,
+      fixture = await startRealAuthorizationServerFixture({
+        adapter: 'express',
         clientId: CLIENT_ID,
-        clientSecret: CLIENT_SECRET,
-        privateKeys: privateJwk,
-        encryptionAlg: 'RSA-OAEP',
-        encryptionEnc: 'A256GCM',
-        timeoutMs: 1_000,
+        logger: LOG_LEVELS,
         // Each request is judged on the AS's answer of the moment: no cache, a breaker that never opens.
-        cache: { maxTtlSeconds: 0 },
-        circuitBreaker: { failureThreshold: 100_000, openSeconds: 0 },
-      });
-      as = await startDevAuthorizationServer({
-        port: asPort,
-        resourceServers: [
-          {
-            clientId: CLIENT_ID,
-            clientSecret: CLIENT_SECRET,
-            jwksUri: `${app.url}/jwks`,
-            introspectionSignedResponseAlg: 'ES256',
-            introspectionEncryptedResponseAlg: 'RSA-OAEP',
-            introspectionEncryptedResponseEnc: 'A256GCM',
-          },
-        ],
+        options: {
+          timeoutMs: 1_000,
+          cache: { maxTtlSeconds: 0 },
+          circuitBreaker: { failureThreshold: 100_000, openSeconds: 0 },
+        },
         serviceProviders: [{ clientId: 'sp-a' }],
       });
-      closers.push(() => as!.stop());
+      ({ as } = fixture);
+      app = fixture;
+      closers.push(() => fixture.close());
     }, TIMEOUT);
 
     async function mint(account: string): Promise<string> {

@@ -6,15 +6,12 @@
  * Three apps share this process, so `/passport` is not used here: Passport's strategy registry is process-global
  * (`passport.use(name, …)`), and the last app created owns the `resource-server` strategy for every app.
  */
-import { exportJWK, generateKeyPair } from 'jose';
-
-import {
-  startDevAuthorizationServer,
-  type DevAuthorizationServer,
-  type ResourceServerClientConfig,
-} from '../../example/authorization-server/dev-authorization-server.js';
 import type { ResourceServerOptions } from '../../src/index.js';
-import { ADAPTERS, freePort, startTestApp, type TestApp } from '../support/test-app.js';
+import {
+  startRealAuthorizationServerFixture,
+  type RealAuthorizationServerFixture,
+} from '../support/real-authorization-server.js';
+import { ADAPTERS } from '../support/test-app.js';
 import { INVALID_TOKEN, bearer, expectErrorAnswer, expectOk, get, insufficientScope, newToken } from './e2e-helpers.js';
 
 const TIMEOUT = 30_000;
@@ -31,53 +28,23 @@ const UNCACHED: AppSpec = { clientId: 'rs-uncached', options: { cache: { maxTtlS
 const SCOPED: AppSpec = { clientId: 'rs-scoped', options: { scopes: [API_SCOPE] } };
 const SPECS = [CACHED, UNCACHED, SCOPED];
 
-const secretOf = (clientId: string): string => `${clientId}-secret-0123456789abcdef`;
-
 describe.each(ADAPTERS)('real oidc-provider, introspection cache (%s)', (adapter) => {
-  let as: DevAuthorizationServer | undefined;
-  const apps = new Map<string, TestApp>();
+  let fixture: RealAuthorizationServerFixture;
+  let as: RealAuthorizationServerFixture['as'] | undefined;
 
   beforeAll(async () => {
-    const asPort = await freePort();
-    const clients: ResourceServerClientConfig[] = [];
-    for (const spec of SPECS) {
-      const { privateKey } = await generateKeyPair('RSA-OAEP', { extractable: true });
-      const app = await startTestApp({
-        adapter,
-        options: {
-          issuer: `http://127.0.0.1:${asPort}`,
-          clientId: spec.clientId,
-          clientSecret: secretOf(spec.clientId),
-          privateKeys: await exportJWK(privateKey),
-          encryptionAlg: 'RSA-OAEP',
-          encryptionEnc: 'A256GCM',
-          ...spec.options,
-        },
-      });
-      apps.set(spec.clientId, app);
-      clients.push({
-        clientId: spec.clientId,
-        clientSecret: secretOf(spec.clientId),
-        jwksUri: `${app.url}/jwks`,
-        introspectionSignedResponseAlg: 'ES256',
-        introspectionEncryptedResponseAlg: 'RSA-OAEP',
-        introspectionEncryptedResponseEnc: 'A256GCM',
-      });
-    }
-    as = await startDevAuthorizationServer({
-      port: asPort,
-      resourceServers: clients,
+    fixture = await startRealAuthorizationServerFixture({
+      adapter,
+      resourceServers: SPECS.map(({ clientId, options }) => ({ clientId, options })),
       serviceProviders: [{ clientId: 'sp-a' }, { clientId: 'sp-b' }, { clientId: 'sp-c' }],
       extraScopes: [API_SCOPE],
     });
+    as = fixture.as;
   }, TIMEOUT);
 
-  afterAll(async () => {
-    for (const app of apps.values()) await app.close();
-    await as?.stop();
-  });
+  afterAll(() => fixture?.close());
 
-  const urlOf = (spec: AppSpec, path = '/documents'): string => `${apps.get(spec.clientId)!.url}${path}`;
+  const urlOf = (spec: AppSpec, path = '/documents'): string => `${fixture.apps.get(spec.clientId)!.url}${path}`;
   const mint = (scopes: string[] = ['openid', 'email']): Promise<string> =>
     as!.issueAccessToken({ sub: ACCOUNT, clientId: 'sp-a', scopes });
 

@@ -1,152 +1,65 @@
 /**
- * End to end against the real node-oidc-provider (example/authorization-server): README "What every request gets" rows on a real AS,
- * for every response shape ProConnect may send (§5): RSA-OAEP/A256GCM around ES256, ECDH-ES/A256GCM around RS256
- * (with client_secret_basic), unencrypted HS256, and plain RFC 7662 JSON. Pairwise subjects (§1 resolveUser note).
+ * End to end against the real node-oidc-provider (example/authorization-server): the README's "What every request
+ * gets" rows on a real AS, for every response shape ProConnect may send: RSA-OAEP/A256GCM around ES256, ECDH-ES/A256GCM around RS256
+ * (with client_secret_basic), unencrypted HS256, and plain RFC 7662 JSON. Pairwise subjects.
  *
  * The apps run with `cache: { maxTtlSeconds: 0 }` so that a revocation or expiry at the AS is seen on the next request
  * (caching has its own spec, oidc-provider-cache.spec.ts).
  */
-import { exportJWK, generateKeyPair, type JWK } from 'jose';
-
 import {
-  startDevAuthorizationServer,
-  type DevAuthorizationServer,
-  type ResourceServerClientConfig,
-} from '../../example/authorization-server/dev-authorization-server.js';
-import type { ResourceServerOptions } from '../../src/index.js';
-import { ADAPTERS, freePort, startTestApp, type TestApp } from '../support/test-app.js';
+  startRealAuthorizationServerFixture,
+  type RealAuthorizationServerFixture,
+  type ResourceServerProfile,
+} from '../support/real-authorization-server.js';
+import { AuthorizationServerClient } from '../../src/index.js';
+import { ADAPTERS } from '../support/test-app.js';
 import { INVALID_TOKEN, bearer, expectErrorAnswer, expectNotLeaked, expectOk, get } from './e2e-helpers.js';
 
 const TIMEOUT = 30_000;
 const ACCOUNT = 'account-42';
 const SCOPES = ['openid', 'email', 'given_name'];
 
-async function privateJwk(alg: 'RSA-OAEP' | 'ECDH-ES'): Promise<JWK> {
-  const { privateKey } = await generateKeyPair(alg, {
-    extractable: true,
-    ...(alg === 'ECDH-ES' ? { crv: 'P-256' } : {}),
-  });
-  return exportJWK(privateKey);
-}
-
-interface Variant {
-  name: string;
-  clientId: string;
-  clientSecret: string;
-  /** The RS client registered at the AS (jwksUri filled in at start). */
-  client(jwksUri: string): ResourceServerClientConfig;
-  /** The module options (issuer, clientId, clientSecret, cache filled in at start). */
-  options(): Promise<ResourceServerOptions>;
-}
-
-const VARIANTS: Variant[] = [
-  {
-    name: 'JWT, RSA-OAEP/A256GCM around ES256',
-    clientId: 'rs-rsa-oaep-es256',
-    clientSecret: 'rs-rsa-oaep-es256-secret-0123456789abcdef',
-    client: (jwksUri) => ({
-      clientId: 'rs-rsa-oaep-es256',
-      clientSecret: 'rs-rsa-oaep-es256-secret-0123456789abcdef',
-      jwksUri,
-      introspectionSignedResponseAlg: 'ES256',
-      introspectionEncryptedResponseAlg: 'RSA-OAEP',
-      introspectionEncryptedResponseEnc: 'A256GCM',
-    }),
-    options: async () => ({
-      privateKeys: await privateJwk('RSA-OAEP'),
-      encryptionAlg: 'RSA-OAEP',
-      encryptionEnc: 'A256GCM',
-    }),
-  },
-  {
-    name: 'JWT, ECDH-ES/A256GCM around RS256, client_secret_basic',
-    clientId: 'rs-ecdh-es-rs256',
-    clientSecret: 'rs-ecdh-es-rs256-secret-0123456789abcdef',
-    client: (jwksUri) => ({
-      clientId: 'rs-ecdh-es-rs256',
-      clientSecret: 'rs-ecdh-es-rs256-secret-0123456789abcdef',
-      jwksUri,
-      introspectionSignedResponseAlg: 'RS256',
-      introspectionEncryptedResponseAlg: 'ECDH-ES',
-      introspectionEncryptedResponseEnc: 'A256GCM',
-      tokenEndpointAuthMethod: 'client_secret_basic',
-    }),
-    options: async () => ({
-      privateKeys: await privateJwk('ECDH-ES'),
-      encryptionAlg: 'ECDH-ES',
-      encryptionEnc: 'A256GCM',
-      signingAlgs: ['RS256'],
-      clientAuthMethod: 'client_secret_basic',
-    }),
-  },
-  {
-    name: 'JWT, HS256 unencrypted',
-    clientId: 'rs-hs256',
-    clientSecret: 'rs-hs256-secret-0123456789abcdef-0123456789abcdef',
-    client: () => ({
-      clientId: 'rs-hs256',
-      clientSecret: 'rs-hs256-secret-0123456789abcdef-0123456789abcdef',
-      introspectionSignedResponseAlg: 'HS256',
-    }),
-    options: async () => ({ signingAlgs: ['HS256'] }),
-  },
-  {
-    name: 'plain JSON (introspectionFormat json)',
-    clientId: 'rs-json',
-    clientSecret: 'rs-json-secret-0123456789abcdef',
-    client: () => ({ clientId: 'rs-json', clientSecret: 'rs-json-secret-0123456789abcdef' }),
-    options: async () => ({ introspectionFormat: 'json' }),
-  },
+const PROFILES: { name: string; profile: ResourceServerProfile }[] = [
+  { name: 'JWT, RSA-OAEP/A256GCM around ES256', profile: 'rsa-oaep+es256' },
+  { name: 'JWT, ECDH-ES/A256GCM around RS256, client_secret_basic', profile: 'ecdh-es+rs256, client_secret_basic' },
+  { name: 'JWT, HS256 unencrypted', profile: 'hs256' },
+  { name: 'plain JSON (introspectionFormat json)', profile: 'json' },
 ];
 
 describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
-  describe.each(VARIANTS)('$name', (variant) => {
-    let as: DevAuthorizationServer | undefined;
-    let app: TestApp | undefined;
+  describe.each(PROFILES)('$name', ({ profile }) => {
+    let fixture: RealAuthorizationServerFixture;
 
     beforeAll(async () => {
-      const asPort = await freePort();
-      app = await startTestApp({
+      fixture = await startRealAuthorizationServerFixture({
         adapter,
-        options: {
-          issuer: `http://127.0.0.1:${asPort}`,
-          clientId: variant.clientId,
-          clientSecret: variant.clientSecret,
-          cache: { maxTtlSeconds: 0 },
-          ...(await variant.options()),
-        },
-      });
-      as = await startDevAuthorizationServer({
-        port: asPort,
-        resourceServers: [variant.client(`${app.url}/jwks`)],
-        serviceProviders: [{ clientId: 'sp-a' }, { clientId: 'sp-b', subjectType: 'pairwise' }, { clientId: 'sp-c' }],
+        resourceServers: [
+          { clientId: `rs-${profile.replace(/[^a-z0-9]+/g, '-')}`, profile, options: { cache: { maxTtlSeconds: 0 } } },
+        ],
       });
     }, TIMEOUT);
 
-    afterAll(async () => {
-      await app?.close();
-      await as?.stop();
-    });
+    afterAll(() => fixture?.close());
 
     const mint = (clientId: string, sub = ACCOUNT): Promise<string> =>
-      as!.issueAccessToken({ sub, clientId, scopes: SCOPES });
+      fixture.as.issueAccessToken({ sub, clientId, scopes: SCOPES });
 
     it(
       'valid token of an allowed SP → handler runs with the principal {sub, issuer, serviceProvider, scopes, claims}',
       async () => {
         const token = await mint('sp-a');
-        const result = await get(`${app!.url}/documents`, bearer(token));
+        const result = await get(`${fixture.url}/documents`, bearer(token));
         const body = expectOk(result) as { user: { scopes: string[] } & Record<string, unknown> };
         expect(body.user).toEqual({
           sub: ACCOUNT,
-          issuer: as!.issuer,
+          issuer: fixture.as.issuer,
           serviceProvider: 'sp-a',
           scopes: expect.any(Array),
           claims: expect.objectContaining({
             active: true,
             sub: ACCOUNT,
             client_id: 'sp-a',
-            iss: as!.issuer,
+            iss: fixture.as.issuer,
             scope: expect.any(String),
             exp: expect.any(Number),
             iat: expect.any(Number),
@@ -154,8 +67,8 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
           }),
         });
         expect([...body.user.scopes].sort()).toEqual([...SCOPES].sort());
-        expectNotLeaked(result, token, variant.clientSecret);
-        expect(as!.providerErrors).toEqual([]);
+        expectNotLeaked(result, token, fixture.clientSecret);
+        expect(fixture.as.providerErrors).toEqual([]);
       },
       TIMEOUT,
     );
@@ -164,7 +77,7 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
       'valid token on a single-SP route naming it → 200',
       async () => {
         const token = await mint('sp-a');
-        expectOk(await get(`${app!.url}/documents/sp-a-only`, bearer(token)));
+        expectOk(await get(`${fixture.url}/documents/sp-a-only`, bearer(token)));
       },
       TIMEOUT,
     );
@@ -173,7 +86,7 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
       'SP not named by the route → 403 without challenge',
       async () => {
         const token = await mint('sp-c');
-        const result = await get(`${app!.url}/documents`, bearer(token));
+        const result = await get(`${fixture.url}/documents`, bearer(token));
         expectErrorAnswer(result, 403, undefined);
         expectNotLeaked(result, token);
       },
@@ -184,7 +97,7 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
       'route without @AllowedServiceProviders (default deny) → 403 without challenge',
       async () => {
         const token = await mint('sp-a');
-        expectErrorAnswer(await get(`${app!.url}/undecorated`, bearer(token)), 403, undefined);
+        expectErrorAnswer(await get(`${fixture.url}/undecorated`, bearer(token)), 403, undefined);
       },
       TIMEOUT,
     );
@@ -193,9 +106,9 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
       'token revoked at the AS (after a first accepted request) → 401 invalid_token',
       async () => {
         const token = await mint('sp-a');
-        expectOk(await get(`${app!.url}/documents`, bearer(token)));
-        await as!.revoke(token);
-        const result = await get(`${app!.url}/documents`, bearer(token));
+        expectOk(await get(`${fixture.url}/documents`, bearer(token)));
+        await fixture.as.revoke(token);
+        const result = await get(`${fixture.url}/documents`, bearer(token));
         expectErrorAnswer(result, 401, INVALID_TOKEN);
         expectNotLeaked(result, token);
       },
@@ -206,9 +119,9 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
       'token expired at the AS (after a first accepted request) → 401 invalid_token',
       async () => {
         const token = await mint('sp-a');
-        expectOk(await get(`${app!.url}/documents`, bearer(token)));
-        await as!.expire(token);
-        expectErrorAnswer(await get(`${app!.url}/documents`, bearer(token)), 401, INVALID_TOKEN);
+        expectOk(await get(`${fixture.url}/documents`, bearer(token)));
+        await fixture.as.expire(token);
+        expectErrorAnswer(await get(`${fixture.url}/documents`, bearer(token)), 401, INVALID_TOKEN);
       },
       TIMEOUT,
     );
@@ -217,7 +130,7 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
       'token unknown to the AS → 401 invalid_token',
       async () => {
         expectErrorAnswer(
-          await get(`${app!.url}/documents`, bearer('unknown-token-0123456789abcdefABCDEF')),
+          await get(`${fixture.url}/documents`, bearer('unknown-token-0123456789abcdefABCDEF')),
           401,
           INVALID_TOKEN,
         );
@@ -226,12 +139,32 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
     );
 
     it(
+      "AuthorizationServerClient.introspect(token): the AS's trusted claims, judged by nobody (revoked → active false)",
+      async () => {
+        const client = fixture.app.get(AuthorizationServerClient);
+        const token = await mint('sp-a');
+        await expect(client.introspect(token)).resolves.toEqual(
+          expect.objectContaining({
+            active: true,
+            sub: ACCOUNT,
+            client_id: 'sp-a',
+            iss: fixture.as.issuer,
+            token_type: 'Bearer',
+          }),
+        );
+        await fixture.as.revoke(token);
+        await expect(client.introspect(token)).resolves.toEqual({ active: false });
+      },
+      TIMEOUT,
+    );
+
+    it(
       'Passport strategy route (AuthGuard(RESOURCE_SERVER_STRATEGY)) → 200 with the same principal',
       async () => {
         const token = await mint('sp-a');
-        const body = expectOk(await get(`${app!.url}/passport`, bearer(token))) as { user: Record<string, unknown> };
+        const body = expectOk(await get(`${fixture.url}/passport`, bearer(token))) as { user: Record<string, unknown> };
         expect(body.user).toEqual(
-          expect.objectContaining({ sub: ACCOUNT, issuer: as!.issuer, serviceProvider: 'sp-a' }),
+          expect.objectContaining({ sub: ACCOUNT, issuer: fixture.as.issuer, serviceProvider: 'sp-a' }),
         );
       },
       TIMEOUT,
@@ -241,8 +174,8 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
       'Passport strategy route with a revoked token → 401 invalid_token',
       async () => {
         const token = await mint('sp-a');
-        await as!.revoke(token);
-        expectErrorAnswer(await get(`${app!.url}/passport`, bearer(token)), 401, INVALID_TOKEN);
+        await fixture.as.revoke(token);
+        expectErrorAnswer(await get(`${fixture.url}/passport`, bearer(token)), 401, INVALID_TOKEN);
       },
       TIMEOUT,
     );
@@ -251,10 +184,10 @@ describe.each(ADAPTERS)('real oidc-provider, happy paths (%s)', (adapter) => {
       'pairwise SP: request.user.sub is the pairwise sub the AS computed for that SP, not the account id',
       async () => {
         const token = await mint('sp-b');
-        const body = expectOk(await get(`${app!.url}/documents`, bearer(token))) as {
+        const body = expectOk(await get(`${fixture.url}/documents`, bearer(token))) as {
           user: { sub: string; serviceProvider: string };
         };
-        const pairwise = await as!.subjectFor(ACCOUNT, 'sp-b');
+        const pairwise = await fixture.as.subjectFor(ACCOUNT, 'sp-b');
         expect(pairwise).not.toBe(ACCOUNT);
         expect(body.user.sub).toBe(pairwise);
         expect(body.user.serviceProvider).toBe('sp-b');

@@ -1,6 +1,16 @@
 import 'reflect-metadata';
-import { Controller, Get, type INestApplication, Module, type DynamicModule, Req, UseGuards } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
+import {
+  ConsoleLogger,
+  Controller,
+  Get,
+  type INestApplication,
+  type DynamicModule,
+  Logger,
+  type LoggerService,
+  Req,
+  UseGuards,
+} from '@nestjs/common';
+import { Test } from '@nestjs/testing';
 import { AuthGuard } from '@nestjs/passport';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import {
@@ -84,6 +94,12 @@ class PolicyController {
   }
 }
 
+const SILENT_LOGGER: LoggerService = { log() {}, error() {}, warn() {} };
+
+/** The logger Nest's static Logger writes to now (the CapturingLogger of a test that captures). */
+const currentLogger = (): LoggerService =>
+  (Logger as unknown as { staticInstanceRef?: LoggerService }).staticInstanceRef ?? new ConsoleLogger();
+
 export interface TestApp {
   app: INestApplication;
   url: string;
@@ -103,13 +119,19 @@ export async function startTestApp(input: {
   logger?: false | ('error' | 'warn' | 'log')[];
 }): Promise<TestApp> {
   const resourceServer = input.module ?? ResourceServerModule.forRoot(input.options ?? {});
-  @Module({ imports: [resourceServer], controllers: [DocumentsController, PolicyController] })
-  class TestAppModule {}
+  const moduleRef = await Test.createTestingModule({
+    imports: [resourceServer],
+    controllers: [DocumentsController, PolicyController],
+  })
+    // Keep the logger the test installed (captureNestLogs): the testing module would replace it with its own.
+    .setLogger(input.logger === false || input.logger === undefined ? SILENT_LOGGER : currentLogger())
+    .compile();
   const adapter = input.adapter ?? 'express';
+  const logger = input.logger ?? false;
   const app =
     adapter === 'fastify'
-      ? await NestFactory.create(TestAppModule, new FastifyAdapter(), { logger: input.logger ?? false })
-      : await NestFactory.create(TestAppModule, { logger: input.logger ?? false });
+      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger })
+      : moduleRef.createNestApplication({ logger });
   await app.listen(input.port ?? 0, '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
   return {

@@ -1,0 +1,154 @@
+/**
+ * ResourceServerGuard with a stub validator, Nest's real Reflector and route decorators: public routes, the answers
+ * of each failure (status and challenge set on the response), synchronous admission on a cache hit, resolveUser.
+ */
+import 'reflect-metadata';
+import type { ExecutionContext } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import { AllowedServiceProviders } from '../../../src/auth/allowed-service-providers.decorator.js';
+import type { AuthSettings } from '../../../src/auth/auth-settings.js';
+import { ResourceServerHttpException } from '../../../src/auth/error-response.js';
+import { Public } from '../../../src/auth/public.decorator.js';
+import { principalOf } from '../../../src/auth/request-principal.js';
+import { ResourceServerGuard } from '../../../src/auth/resource-server.guard.js';
+import { RoutePolicies } from '../../../src/auth/route-policy.js';
+import { AuthorizationServerUnavailableError, InvalidTokenError } from '../../../src/errors.js';
+import type { ResourceServerPrincipal } from '../../../src/principal.js';
+import { TokenValidator } from '../../../src/validation/token-validator.js';
+
+const PRINCIPAL: ResourceServerPrincipal = Object.freeze({
+  sub: 'user-1',
+  issuer: 'https://as.example',
+  serviceProvider: 'sp-a',
+  scopes: [],
+  claims: { active: true },
+});
+
+class StubValidator extends TokenValidator {
+  tokens: string[] = [];
+  constructor(private readonly answer: (token: string) => ResourceServerPrincipal | Promise<ResourceServerPrincipal>) {
+    super();
+  }
+  validate(token: string) {
+    this.tokens.push(token);
+    return this.answer(token);
+  }
+}
+
+@AllowedServiceProviders('sp-a')
+class Documents {
+  list(): void {}
+  @AllowedServiceProviders('sp-b')
+  spBOnly(): void {}
+  @Public()
+  open(): void {}
+}
+
+interface FakeResponse {
+  headers: Record<string, string>;
+  header(name: string, value: string): void;
+}
+
+function contextFor(method: keyof Documents, headers: Record<string, string> = {}) {
+  const request: { headers: Record<string, string>; user?: unknown } = { headers };
+  const response: FakeResponse = { headers: {}, header: (name, value) => void (response.headers[name] = value) };
+  const context = {
+    getClass: () => Documents,
+    getHandler: () => Documents.prototype[method],
+    switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }),
+  } as unknown as ExecutionContext;
+  return { context, request, response };
+}
+
+function guard(validator: TokenValidator, settings: Partial<AuthSettings> = {}): ResourceServerGuard {
+  const auth: AuthSettings = { realm: 'api', allowedServiceProviders: [], ...settings };
+  return new ResourceServerGuard(new RoutePolicies(new Reflector(), auth), validator, auth);
+}
+
+/** The thrown exception of a synchronous or asynchronous guard call. */
+async function rejection(run: () => boolean | Promise<boolean>): Promise<ResourceServerHttpException> {
+  try {
+    await run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ResourceServerHttpException);
+    return error as ResourceServerHttpException;
+  }
+  throw new Error('the guard admitted the request');
+}
+
+describe('ResourceServerGuard', () => {
+  it('a @Public() route passes without reading a token', () => {
+    const validator = new StubValidator(() => PRINCIPAL);
+    expect(guard(validator).canActivate(contextFor('open').context)).toBe(true);
+    expect(validator.tokens).toEqual([]);
+  });
+
+  it('a cache hit without resolveUser admits synchronously and sets only request.user', () => {
+    const { context, request } = contextFor('list', { authorization: 'Bearer abc' });
+    expect(guard(new StubValidator(() => PRINCIPAL)).canActivate(context)).toBe(true);
+    expect(request.user).toBe(PRINCIPAL);
+    expect(principalOf(request)).toBeUndefined();
+  });
+
+  it('a miss admits once the validator resolves', async () => {
+    const { context, request } = contextFor('list', { authorization: 'Bearer abc' });
+    await expect(guard(new StubValidator(async () => PRINCIPAL)).canActivate(context)).resolves.toBe(true);
+    expect(request.user).toBe(PRINCIPAL);
+  });
+
+  it('no credentials: 401 with the bare challenge, set on the response too', async () => {
+    const { context, response } = contextFor('list');
+    const exception = await rejection(() => guard(new StubValidator(() => PRINCIPAL)).canActivate(context));
+    expect(exception.getStatus()).toBe(401);
+    expect(response.headers).toEqual({ 'WWW-Authenticate': 'Bearer realm="api"' });
+  });
+
+  it('an SP the route does not name: 403 without a challenge (handler list replaces the class list)', async () => {
+    const { context, response } = contextFor('spBOnly', { authorization: 'Bearer abc' });
+    const exception = await rejection(() => guard(new StubValidator(() => PRINCIPAL)).canActivate(context));
+    expect(exception.getStatus()).toBe(403);
+    expect(response.headers).toEqual({});
+  });
+
+  it("the validator's 401 keeps its challenge", async () => {
+    const { context, response } = contextFor('list', { authorization: 'Bearer abc' });
+    const validator = new StubValidator(() => {
+      throw new InvalidTokenError('inactive');
+    });
+    expect((await rejection(() => guard(validator).canActivate(context))).getStatus()).toBe(401);
+    expect(response.headers).toEqual({ 'WWW-Authenticate': 'Bearer realm="api", error="invalid_token"' });
+  });
+
+  it('an unexpected error becomes a 503 with Retry-After, never a 500', async () => {
+    const { context, response } = contextFor('list', { authorization: 'Bearer abc' });
+    const validator = new StubValidator(async () => {
+      throw new TypeError('bug');
+    });
+    expect((await rejection(() => guard(validator).canActivate(context))).getStatus()).toBe(503);
+    expect(response.headers).toEqual({ 'Retry-After': '5' });
+  });
+
+  it('resolveUser: request.user is the app user, the principal stays reachable', async () => {
+    const { context, request } = contextFor('list', { authorization: 'Bearer abc' });
+    const g = guard(new StubValidator(() => PRINCIPAL), { resolveUser: async (p) => ({ id: p.sub }) });
+    await expect(g.canActivate(context)).resolves.toBe(true);
+    expect(request.user).toEqual({ id: 'user-1' });
+    expect(principalOf(request)).toBe(PRINCIPAL);
+  });
+
+  it.each([
+    ['returns null', async () => null, 401],
+    ['throws', async () => Promise.reject(new Error('database down')), 503],
+    ['throws a coded error', async () => Promise.reject(new AuthorizationServerUnavailableError('x')), 503],
+  ])('resolveUser %s → %d', async (_name, resolveUser, status) => {
+    const { context } = contextFor('list', { authorization: 'Bearer abc' });
+    const g = guard(new StubValidator(() => PRINCIPAL), { resolveUser });
+    expect((await rejection(() => g.canActivate(context))).getStatus()).toBe(status);
+  });
+
+  it('the realm of the settings is the realm of every challenge', async () => {
+    const { context, response } = contextFor('list');
+    await rejection(() => guard(new StubValidator(() => PRINCIPAL), { realm: 'documents' }).canActivate(context));
+    expect(response.headers['WWW-Authenticate']).toBe('Bearer realm="documents"');
+  });
+});

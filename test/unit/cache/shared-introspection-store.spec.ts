@@ -1,0 +1,131 @@
+/**
+ * SharedIntrospectionStore over an in-memory stand-in for Redis (the e2e spec uses a real redis-server): what is
+ * stored is encrypted and bound to its key and expiry; anything else read back is a miss; Redis errors never throw.
+ */
+import { jest } from '@jest/globals';
+import type { Redis } from 'ioredis';
+import { SharedIntrospectionStore } from '../../../src/cache/shared-introspection-store.js';
+
+class MemoryRedis {
+  readonly values = new Map<string, string>();
+  readonly ttls = new Map<string, number>();
+  failGet = false;
+  on(): this {
+    return this;
+  }
+  async get(key: string): Promise<string | null> {
+    if (this.failGet) throw Object.assign(new Error('down'), { code: 'ECONNREFUSED' });
+    return this.values.get(key) ?? null;
+  }
+  async set(key: string, value: string, _px: 'PX', ttl: number): Promise<'OK'> {
+    this.values.set(key, value);
+    this.ttls.set(key, ttl);
+    return 'OK';
+  }
+  disconnect(): void {}
+}
+
+const SECRET = 'a-redis-secret-of-at-least-32-bytes!!';
+let now = 1_750_000_000_000;
+
+function store(redis: MemoryRedis, secret = SECRET, namespace = 'https://as.example rs') {
+  return new SharedIntrospectionStore(redis as unknown as Redis, {
+    url: 'redis://127.0.0.1:6379',
+    namespace,
+    secret,
+    commandTimeoutMs: 100,
+    now: () => now,
+  });
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe('SharedIntrospectionStore', () => {
+  it('round-trips a proof with its absolute expiry; Redis holds neither the proof nor the key in clear', async () => {
+    const redis = new MemoryRedis();
+    const s = store(redis);
+    s.set('token-hash-1', '{"active":true,"sub":"alice"}', 60_000);
+    await settle();
+    await expect(s.get('token-hash-1')).resolves.toEqual({
+      proof: '{"active":true,"sub":"alice"}',
+      expiresAt: now + 60_000,
+    });
+    const [[key, value]] = [...redis.values];
+    expect(key).toMatch(/^nrs:v2:[A-Za-z0-9_-]{43}$/);
+    expect(key).not.toContain('token-hash-1');
+    expect(value).not.toContain('alice');
+    expect(redis.ttls.get(key!)).toBe(60_000);
+  });
+
+  it('past its expiry an entry is a miss, whatever Redis still holds', async () => {
+    const redis = new MemoryRedis();
+    const s = store(redis);
+    s.set('k', 'proof', 10_000);
+    await settle();
+    now += 10_000;
+    await expect(s.get('k')).resolves.toBeUndefined();
+    now -= 10_000;
+  });
+
+  it("an entry moved under another token's key is a miss", async () => {
+    const redis = new MemoryRedis();
+    const s = store(redis);
+    s.set('a', 'proof-a', 60_000);
+    s.set('b', 'proof-b', 60_000);
+    await settle();
+    const [keyA, keyB] = [s.redisKey('a'), s.redisKey('b')];
+    redis.values.set(keyB, redis.values.get(keyA)!);
+    await expect(s.get('b')).resolves.toBeUndefined();
+  });
+
+  it('an expiry rewritten in the value (to extend a life) fails authentication', async () => {
+    const redis = new MemoryRedis();
+    const s = store(redis);
+    s.set('k', 'proof', 10_000);
+    await settle();
+    const key = s.redisKey('k');
+    const parts = redis.values.get(key)!.split('.');
+    parts[1] = String(Number(parts[1]) + 3_600_000);
+    redis.values.set(key, parts.join('.'));
+    await expect(s.get('k')).resolves.toBeUndefined();
+  });
+
+  it('an entry written with another secret or for another resource server is a miss', async () => {
+    const redis = new MemoryRedis();
+    store(redis, 'another-secret-of-at-least-32-bytes!!').set('k', 'forged', 60_000);
+    await settle();
+    await expect(store(redis).get('k')).resolves.toBeUndefined();
+    const other = new MemoryRedis();
+    store(other, SECRET, 'https://as.example other-rs').set('k', 'other', 60_000);
+    await settle();
+    // Another namespace names its keys differently: nothing is found under ours.
+    await expect(store(other).get('k')).resolves.toBeUndefined();
+  });
+
+  it.each([
+    '',
+    'v2',
+    'v1.1.2.3.4',
+    'v2.abc.AAAA.AAAA.AAAA',
+    `v2.${Date.now()}.${'A'.repeat(16)}.AAAA.${'A'.repeat(22)}`,
+  ])('a malformed value (%j) is a miss', async (value) => {
+    const redis = new MemoryRedis();
+    const s = store(redis);
+    redis.values.set(s.redisKey('k'), value);
+    await expect(s.get('k')).resolves.toBeUndefined();
+  });
+
+  it('a Redis error on read is a miss, never a throw', async () => {
+    const redis = new MemoryRedis();
+    redis.failGet = true;
+    await expect(store(redis).get('k')).resolves.toBeUndefined();
+  });
+
+  it('a life under 1 ms is not written', async () => {
+    const redis = new MemoryRedis();
+    const set = jest.spyOn(redis, 'set');
+    store(redis).set('k', 'proof', 0.5);
+    await settle();
+    expect(set).not.toHaveBeenCalled();
+  });
+});
