@@ -1,5 +1,6 @@
 import { Controller, type DynamicModule, Get, Module, type Type } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
+import { DiscoveryModule } from '@nestjs/core';
 import { Public } from './auth/public.decorator.js';
 import { optionsFromEnvironment } from './config/environment.js';
 import { JwksController } from './jwks.controller.js';
@@ -61,6 +62,7 @@ export class ResourceServerModule extends ConfigurableResourceServerModule {
     return {
       ...definition,
       global: true,
+      imports: [...(definition.imports ?? []), DiscoveryModule],
       controllers: [jwksControllerAt(jwksPath)],
       providers: [...(definition.providers ?? []), ...RESOURCE_SERVER_PROVIDERS],
       exports: [...RESOURCE_SERVER_EXPORTS],

@@ -8,6 +8,7 @@ import { ResourceServerExceptionFilter } from './auth/resource-server-exception.
 import { ResourceServerGuard } from './auth/resource-server.guard.js';
 import { ResourceServerStrategy } from './auth/resource-server.strategy.js';
 import { RouteContextGuard } from './auth/route-context.guard.js';
+import { RouteAudit } from './auth/route-audit.js';
 import { RoutePolicies } from './auth/route-policy.js';
 import { ServiceProvidersGuard } from './auth/service-providers.guard.js';
 import {
@@ -151,6 +152,8 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
   RoutePolicies,
   ResourceServerGuard,
   ServiceProvidersGuard,
+  // One start-up warning per route whose set-up is almost certainly a mistake (a silent 403, an open route).
+  RouteAudit,
 ];
 
 /** What the module exports to the app (it is global). */

@@ -50,10 +50,19 @@ function parseJson(text: string): unknown {
   }
 }
 
+/**
+ * A PEM written on one line with literal `\n` (what Docker and Kubernetes secrets, and `.env` files, often hold) is
+ * read as the PEM it stands for. Only a text with no real line break is touched: a real PEM is never rewritten.
+ */
+function unescapedPem(text: string): string {
+  if (!text.startsWith('-----BEGIN ') || text.includes('\n') || !text.includes('\\n')) return text;
+  return text.replace(/(?:\\r)?\\n/g, '\n');
+}
+
 /** Flattens every accepted shape of the setting to a list of private JWKs. */
 function privateJwks(input: PrivateKeyInput | unknown): JWK[] {
   if (typeof input === 'string') {
-    const text = input.trim();
+    const text = unescapedPem(input.trim());
     if (text.startsWith('{') || text.startsWith('[')) return privateJwks(parseJson(text));
     const blocks = [...text.matchAll(PEM_BLOCK)];
     if (blocks.length === 0) throw new KeyLoadingProblem('privateKeys: no PEM block or JWK found');

@@ -135,6 +135,27 @@ describe('loadDecryptionKeys', () => {
     });
   });
 
+  describe('a PEM on one line with literal \\n (Docker, Kubernetes and .env secrets)', () => {
+    it.each([
+      ['\\n', '\n'],
+      ['\\r\\n', '\r\n'],
+    ])('is read as the PEM it stands for (%s)', async (escaped, real) => {
+      const text = pem(rsa, 'pkcs8').replace(/\r?\n/g, real);
+      const [direct] = await loadDecryptionKeys(text, 'RSA-OAEP');
+      const [escapedKey] = await loadDecryptionKeys(text.split(real).join(escaped), 'RSA-OAEP');
+      expect(escapedKey!.kid).toBe(direct!.kid);
+    });
+
+    it('two PEM blocks on one line are both read', async () => {
+      const text = `${pem(rsa, 'pkcs8')}${pem(rsa2, 'pkcs1')}`.replace(/\n/g, '\\n');
+      await expect(loadDecryptionKeys(text, 'RSA-OAEP')).resolves.toHaveLength(2);
+    });
+
+    it('a real PEM is never rewritten, even one that holds a backslash-n in its text', async () => {
+      await expect(loadDecryptionKeys(`${pem(rsa, 'pkcs8')}\n# comment \\n`, 'RSA-OAEP')).resolves.toHaveLength(1);
+    });
+  });
+
   describe('kid', () => {
     it('is the RFC 7638 SHA-256 thumbprint when the key has none (PEM)', async () => {
       const [key] = await loadDecryptionKeys(pem(rsa, 'pkcs8'), 'RSA-OAEP');

@@ -1,0 +1,85 @@
+import { Injectable, Logger, type OnApplicationBootstrap, RequestMethod, type Type } from '@nestjs/common';
+import { GUARDS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
+import { ApplicationConfig, DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+import { LOGGER_CONTEXT } from '../logger.js';
+import { ALLOWED_SERVICE_PROVIDERS } from './allowed-service-providers.decorator.js';
+import { PUBLIC_ROUTE } from './public.decorator.js';
+import { ResourceServerGuard } from './resource-server.guard.js';
+
+/** A guard made by @nestjs/passport's `AuthGuard(...)` (its strategy cannot be read back; it may be ours). */
+const isPassportGuard = (guard: unknown): boolean => {
+  const prototype = (typeof guard === 'function' ? guard.prototype : Object.getPrototypeOf(guard)) as object | null;
+  return typeof (prototype as { getAuthenticateOptions?: unknown } | null)?.getAuthenticateOptions === 'function';
+};
+
+const isOurGuard = (guard: unknown): boolean => guard === ResourceServerGuard || guard instanceof ResourceServerGuard;
+
+const paths = (value: unknown): string[] => (Array.isArray(value) ? value : [value ?? '']).map(String);
+
+/**
+ * At start-up, one warning per route whose set-up is almost certainly a mistake, so that a first 403 or an open route
+ * is not silent: a route guarded by ResourceServerGuard that names no service provider (default deny: every service
+ * provider gets 403), and a route that names service providers but that no guard of this module covers (open to
+ * every caller). Reads only route metadata; changes nothing.
+ */
+@Injectable()
+export class RouteAudit implements OnApplicationBootstrap {
+  private readonly logger = new Logger(LOGGER_CONTEXT);
+
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+    private readonly config: ApplicationConfig,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    for (const warning of this.findings()) this.logger.warn(warning);
+  }
+
+  /** The warnings, one per route. */
+  findings(): string[] {
+    const globallyOurs = this.config.getGlobalGuards().some(isOurGuard);
+    const findings: string[] = [];
+    for (const wrapper of this.discovery.getControllers()) {
+      const type = wrapper.metatype as Type | undefined;
+      const instance = wrapper.instance as Record<string, unknown> | undefined;
+      if (!type || !instance) continue;
+      const classGuards: unknown[] = this.reflector.get(GUARDS_METADATA, type) ?? [];
+      for (const name of this.scanner.getAllMethodNames(Object.getPrototypeOf(instance) as object)) {
+        const handler = instance[name] as (...args: unknown[]) => unknown;
+        const method = this.reflector.get<RequestMethod | undefined>(METHOD_METADATA, handler);
+        if (method === undefined) continue;
+        const targets = [handler, type];
+        if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) continue;
+        const guards = [...classGuards, ...(this.reflector.get<unknown[]>(GUARDS_METADATA, handler) ?? [])];
+        const guarded = globallyOurs || guards.some(isOurGuard);
+        const named =
+          this.reflector.getAllAndOverride<string[] | undefined>(ALLOWED_SERVICE_PROVIDERS, targets) !== undefined;
+        const route = `${RequestMethod[method]} ${this.path(type, handler)}`;
+        if (guarded && !named) {
+          findings.push(
+            `${route} is guarded by ResourceServerGuard but names no service provider: every service provider gets 403 (add @AllowedServiceProviders(...), or @Public())`,
+          );
+        } else if (named && !guarded && !guards.some(isPassportGuard)) {
+          findings.push(
+            `${route} names service providers (@AllowedServiceProviders) but no guard of this module covers it: it is open to every caller (add @UseGuards(ResourceServerGuard))`,
+          );
+        }
+      }
+    }
+    return findings;
+  }
+
+  private path(type: Type, handler: (...args: unknown[]) => unknown): string {
+    const join = (...parts: string[]) =>
+      `/${parts
+        .map((part) => part.replace(/^\/+|\/+$/g, ''))
+        .filter(Boolean)
+        .join('/')}`;
+    return join(
+      paths(this.reflector.get(PATH_METADATA, type))[0]!,
+      paths(this.reflector.get(PATH_METADATA, handler))[0]!,
+    );
+  }
+}
