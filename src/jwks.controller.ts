@@ -1,7 +1,7 @@
 import { Controller, Get, Inject } from '@nestjs/common';
 import type { JWK } from 'jose';
 import { Public } from './auth/public.decorator.js';
-import { RESOURCE_SERVER_JWKS } from './resource-server.providers.js';
+import { RESOURCE_SERVER_JWKS } from './resource-server.tokens.js';
 
 /**
  * `GET /jwks`: the public halves of the resource server's decryption keys, which the AS fetches (the RS client's

@@ -23,6 +23,8 @@ import { ResourceServerNotConfiguredError } from './errors.js';
 import { type DecryptionKey, KeyLoadingProblem, loadDecryptionKeys, publicJwks } from './keys/decryption-keys.js';
 import { LOGGER_CONTEXT } from './logger.js';
 import { RESOURCE_SERVER_OPTIONS } from './resource-server.module-definition.js';
+import { ResourceServerStartupError, StartupCheck } from './resource-server.startup.js';
+import { RESOURCE_SERVER_JWKS, RESOURCE_SERVER_STATE } from './resource-server.tokens.js';
 import { CachingTokenValidator, TokenValidator, UnconfiguredTokenValidator } from './validation/token-validator.js';
 
 /** What the module runs on: settings and keys when they are valid, else the problems (the app still boots). */
@@ -36,10 +38,6 @@ export interface ResourceServerState {
   /** Realm of RFC 6750 challenges, also when unconfigured. */
   readonly realm: string;
 }
-
-/** Injection tokens of the module's state and of its public JWK Set document. */
-export const RESOURCE_SERVER_STATE = Symbol('nest-resource-server:state');
-export const RESOURCE_SERVER_JWKS = Symbol('nest-resource-server:jwks');
 
 const logger = new Logger(LOGGER_CONTEXT);
 
@@ -97,8 +95,12 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
       const state = await loadResourceServerState(options ?? {});
       // Each problem once, by setting name; secret values are never logged.
       for (const problem of state.problems) logger.error(`not configured: ${problem}`);
-      if (state.problems.length > 0) logger.error('bearer requests will be answered 503 until this is fixed');
       for (const warning of state.warnings) logger.warn(warning);
+      if (state.problems.length > 0) {
+        // failFast is read as given: the settings it belongs to may be the invalid ones.
+        if (options?.failFast === true) throw new ResourceServerStartupError(state.problems);
+        logger.error('bearer requests will be answered 503 until this is fixed');
+      }
       return state;
     },
   },
@@ -154,6 +156,7 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
   ServiceProvidersGuard,
   // One start-up warning per route whose set-up is almost certainly a mistake (a silent 403, an open route).
   RouteAudit,
+  StartupCheck,
 ];
 
 /** What the module exports to the app (it is global). */

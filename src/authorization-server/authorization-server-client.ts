@@ -60,12 +60,24 @@ export abstract class AuthorizationServerClient {
   abstract verifyProof(proof: string): Promise<TokenIntrospection>;
 
   /**
+   * Checks once what every request will need: discovery, the AS's JWKS, and the introspection of a made-up token (the
+   * AS must answer it, trusted, as not active). The problems found, each naming what to check; notes are not problems.
+   */
+  abstract verifyConnection(): Promise<ConnectionReport>;
+
+  /**
    * The validated `token_introspection` claims for the token: the AS's answer once trusted, not yet judged (an
    * inactive token comes back as `{ active: false }`). Uncached: the request path goes through TokenValidator.
    */
   async introspect(token: string): Promise<TokenIntrospection> {
     return (await this.fetchIntrospection(token)).claims;
   }
+}
+
+/** What `verifyConnection` found. */
+export interface ConnectionReport {
+  readonly problems: readonly string[];
+  readonly notes: readonly string[];
 }
 
 /** Stands in when the module has no usable settings: every call says so (503). */
@@ -78,6 +90,9 @@ export class UnconfiguredAuthorizationServerClient extends AuthorizationServerCl
   }
   verifyProof(): Promise<never> {
     return Promise.reject(new ResourceServerNotConfiguredError());
+  }
+  async verifyConnection(): Promise<ConnectionReport> {
+    return { problems: ['the resource server is not configured: nothing to check'], notes: [] };
   }
 }
 
@@ -323,6 +338,45 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
   async verifyProof(proof: string): Promise<TokenIntrospection> {
     if (this.settings.introspectionFormat === 'json') return parseJsonIntrospection(proof, this.settings.issuer);
     return verifyIntrospectionJws(proof, this.jwtContext);
+  }
+
+  async verifyConnection(): Promise<ConnectionReport> {
+    const problems: string[] = [];
+    const notes: string[] = [];
+    const failed = (step: string, error: unknown) =>
+      problems.push(`${step}: ${error instanceof ResourceServerError ? error.message : 'unexpected failure'}`);
+    try {
+      await this.discover();
+    } catch (error) {
+      failed('discovery', error);
+      return { problems, notes };
+    }
+    if (
+      this.settings.introspectionFormat === 'jwt' &&
+      this.settings.signingAlgs.some((alg) => !isSymmetricSigningAlg(alg))
+    ) {
+      await this.keySet.load().catch((error: unknown) => failed('the AS JWKS', error));
+    }
+    try {
+      const { claims } = await this.fetchIntrospection(`nest-resource-server-startup-check-${Date.now()}`);
+      if (claims.active !== false)
+        problems.push('introspection: a made-up token was answered active; is this the right AS?');
+    } catch (error) {
+      if (error instanceof InvalidTokenError) {
+        notes.push('introspection: the AS answered (it does not introspect that kind of token)');
+      } else if (
+        error instanceof AuthorizationServerUnavailableError &&
+        error.message.includes('invalid_client_metadata')
+      ) {
+        // At start-up the app does not listen yet: the AS cannot fetch our /jwks. Not a problem of the settings.
+        notes.push(
+          `introspection: ${error.message}; at start-up our /jwks is not served yet: checked again on first use`,
+        );
+      } else {
+        failed('introspection', error);
+      }
+    }
+    return { problems, notes };
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -48,6 +48,11 @@ export class RemoteKeySet {
     }
   };
 
+  /** Fetches the set now if none is held (a start-up check): resolves once keys are held, rejects with the failure. */
+  async load(): Promise<void> {
+    if (this.keys === undefined) await this.reload();
+  }
+
   private mayFetch(): boolean {
     const now = this.now();
     return now - this.fetchedAt >= this.options.cooldownMs && now - this.failedAt >= this.options.cooldownMs;

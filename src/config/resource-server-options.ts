@@ -83,6 +83,16 @@ export interface ResourceServerOptions<User = unknown> {
   circuitBreaker?: ResourceServerCircuitBreakerOptions;
   /** Most introspection calls in flight at once; more wait (until their deadline) for a free place. Default 32. */
   maxConcurrentIntrospections?: number;
+  /**
+   * At start-up, check discovery, the AS's JWKS and one introspection of a made-up token, and log what fails with
+   * what to check. Default false (the first request finds out).
+   */
+  verifyOnStartup?: boolean;
+  /**
+   * Refuse to start (Nest's bootstrap throws) on a configuration problem or a failed start-up check, instead of
+   * booting and answering 503. Default false.
+   */
+  failFast?: boolean;
   /** Maps the principal to the app's user; `null`/`undefined` means "no such user" (401). */
   resolveUser?: ResolveUser<User>;
 }

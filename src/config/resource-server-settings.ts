@@ -197,6 +197,12 @@ export class ResourceServerSettings {
   @IsInt({ message: 'must be a whole number' })
   maxConcurrentIntrospections = 32;
 
+  @IsBoolean({ message: 'must be true or false' })
+  verifyOnStartup = false;
+
+  @IsBoolean({ message: 'must be true or false' })
+  failFast = false;
+
   @IsOptional()
   @IsFunction({ message: 'must be a function' })
   resolveUser?: ResolveUser;

@@ -61,6 +61,8 @@ describe('ENVIRONMENT_NAMES', () => {
       'cache.redisUrl': 'OIDC_RS_CACHE_REDIS_URL',
       'cache.redisSecret': 'OIDC_RS_CACHE_REDIS_SECRET',
       staleIfErrorSeconds: 'OIDC_RS_STALE_IF_ERROR',
+      verifyOnStartup: 'OIDC_RS_VERIFY_ON_STARTUP',
+      failFast: 'OIDC_RS_FAIL_FAST',
     });
   });
 });
@@ -94,6 +96,8 @@ describe('optionsFromEnvironment', () => {
         OIDC_RS_CACHE_REDIS_URL: 'redis://127.0.0.1:6379',
         OIDC_RS_CACHE_REDIS_SECRET: 's'.repeat(32),
         OIDC_RS_STALE_IF_ERROR: '20',
+        OIDC_RS_VERIFY_ON_STARTUP: 'true',
+        OIDC_RS_FAIL_FAST: 'false',
       }),
     );
     expect(problems).toEqual([]);
@@ -125,6 +129,8 @@ describe('optionsFromEnvironment', () => {
         redisSecret: 's'.repeat(32),
       },
       staleIfErrorSeconds: 20,
+      verifyOnStartup: true,
+      failFast: false,
     });
   });
 

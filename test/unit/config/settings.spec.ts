@@ -48,6 +48,8 @@ describe('validateOptions', () => {
       staleIfErrorSeconds: 0,
       circuitBreaker: { failureThreshold: 5, openSeconds: 10 },
       maxConcurrentIntrospections: 32,
+      verifyOnStartup: false,
+      failFast: false,
     });
   });
 

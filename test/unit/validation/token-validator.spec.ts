@@ -38,6 +38,9 @@ class StubClient extends AuthorizationServerClient {
   verifyProof(proof: string): Promise<TokenIntrospection> {
     return this.verified(proof);
   }
+  verifyConnection(): never {
+    throw new Error('not used');
+  }
 }
 
 let now = START;
