@@ -6,7 +6,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { Redis } from 'ioredis';
 import { freePort } from './test-app.js';
 
-export const REDIS_SERVER_BINARY = process.env.REDIS_SERVER_BIN ?? '/usr/bin/redis-server';
+/** The `redis-server` on PATH, or the one REDIS_SERVER_BIN names. */
+export const REDIS_SERVER_BINARY = process.env.REDIS_SERVER_BIN || 'redis-server';
 
 export interface RedisServer {
   readonly port: number;
@@ -85,7 +86,18 @@ export async function startRedisServer(): Promise<RedisServer> {
     spawned.stderr?.on('data', (chunk: string) => {
       log = (log + chunk).slice(-4000);
     });
-    const spawnError = new Promise<never>((_, reject) => spawned.once('error', reject));
+    const spawnError = new Promise<never>((_, reject) =>
+      spawned.once('error', (error: NodeJS.ErrnoException) =>
+        reject(
+          error.code === 'ENOENT'
+            ? new Error(
+                `${REDIS_SERVER_BINARY} was not found: the shared-cache tests need a real redis-server ` +
+                  '(apt-get install redis-server, or set REDIS_SERVER_BIN to its path)',
+              )
+            : error,
+        ),
+      ),
+    );
     spawnError.catch(() => undefined);
     try {
       await Promise.race([waitForPing(port, spawned, () => log), spawnError]);
