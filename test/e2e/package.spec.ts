@@ -1,6 +1,7 @@
 /**
- * The published package: `npm run build`, then `npm pack`. The tarball holds only dist/, README.md and package.json,
- * and a fresh Nest app outside this repository can import it by name, compile against its types and boot.
+ * The published package: `npm pack` (its `prepack` empties dist/, npm's `prepare` step builds it again). The tarball
+ * holds only dist/, README.md and package.json, without source maps (src/ is not shipped, so maps would point at
+ * nothing), and a fresh Nest app outside this repository can import it by name, compile against its types and boot.
  *
  * The fresh app gets no registry install (offline CI must pass): its node_modules holds the unpacked tarball and
  * symlinks to this repository's copies of exactly the packed package.json's `dependencies` and `peerDependencies`
@@ -66,7 +67,8 @@ describe('npm package', () => {
   let packed: { files: { path: string }[] };
 
   beforeAll(async () => {
-    await run(NPM, ['run', 'build'], { cwd: ROOT });
+    // From no dist/ at all: `npm pack` must build by itself (prepack + prepare), never pack two files.
+    await run(NPM, ['run', 'clean'], { cwd: ROOT });
     const { stdout } = await run(NPM, ['pack', '--dry-run', '--json'], { cwd: ROOT });
     [packed] = JSON.parse(stdout) as [{ files: { path: string }[] }];
     work = await mkdtemp(join(tmpdir(), 'nest-resource-server-package-'));
@@ -85,6 +87,14 @@ describe('npm package', () => {
       expect.arrayContaining(['dist/index.js', 'dist/index.d.ts', 'dist/cli/main.js', 'README.md', 'package.json']),
     );
     expect(paths.filter((path) => /^(src|test|example|bench|build)\/|\.tsbuildinfo$|\.spec\./.test(path))).toEqual([]);
+  });
+
+  it('ships no source maps and no sourceMappingURL comment pointing at the unshipped src/', async () => {
+    const paths = packed.files.map((file) => file.path);
+    expect(paths.filter((path) => path.endsWith('.map'))).toEqual([]);
+    const scripts = paths.filter((path) => path.endsWith('.js'));
+    expect(scripts.length).toBeGreaterThan(10);
+    for (const path of scripts) expect(await readFile(join(ROOT, path), 'utf8')).not.toContain('sourceMappingURL');
   });
 
   it(
