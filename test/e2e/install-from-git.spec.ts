@@ -24,56 +24,14 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { CONSUMER_EXPECTED, CONSUMER_MAIN, CONSUMER_TSCONFIG } from '../support/consumer-app.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const NPM = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 const INSTALL_TIMEOUT = 300_000;
-/** Besides the package's required peers: what the app itself needs. */
-const APP_EXTRAS = ['@nestjs/platform-express', '@types/node'];
-
-const APP_MAIN = `import 'reflect-metadata';
-import { Controller, Get, Module, UseGuards } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { AllowedServiceProviders, ResourceServerGuard, ResourceServerModule } from 'nest-resource-server';
-
-@Controller('documents')
-@UseGuards(ResourceServerGuard)
-@AllowedServiceProviders('sp-a')
-class DocumentsController {
-  @Get()
-  list(): { ok: boolean } {
-    return { ok: true };
-  }
-}
-
-@Module({ imports: [ResourceServerModule.forRoot()], controllers: [DocumentsController] })
-class AppModule {}
-
-const app = await NestFactory.create(AppModule, { logger: false });
-await app.listen(0, '127.0.0.1');
-const { port } = app.getHttpServer().address() as { port: number };
-const jwks = await fetch(\`http://127.0.0.1:\${port}/jwks\`);
-const documents = await fetch(\`http://127.0.0.1:\${port}/documents\`, { headers: { authorization: 'Bearer abc' } });
-console.log(JSON.stringify({ jwks: jwks.status, documents: documents.status }));
-await app.close();
-`;
-
-const APP_TSCONFIG = {
-  compilerOptions: {
-    module: 'nodenext',
-    moduleResolution: 'nodenext',
-    target: 'es2023',
-    lib: ['es2023', 'dom'],
-    strict: true,
-    experimentalDecorators: true,
-    emitDecoratorMetadata: true,
-    skipLibCheck: true,
-    types: ['node'],
-    outDir: 'out',
-  },
-  include: ['main.ts'],
-};
+/** Besides the package's required peers: what the app itself needs (oidc-provider: the optional peer of /testing). */
+const APP_EXTRAS = ['@nestjs/platform-express', '@types/node', 'oidc-provider'];
 
 interface Manifest {
   name?: string;
@@ -137,7 +95,7 @@ const inGitCheckout = existsSync(join(ROOT, '.git'));
   );
 
   it(
-    'a fresh Nest app installs it with npm install git+file://<clone>, compiles against its types and boots',
+    'a fresh Nest app installs it with npm install git+file://<clone>, compiles against its types (testing entry included) and boots',
     async () => {
       const manifest = JSON.parse(await readFile(join(clone, 'package.json'), 'utf8')) as Manifest;
       const lock = JSON.parse(await readFile(join(clone, 'package-lock.json'), 'utf8')) as {
@@ -191,15 +149,15 @@ const inGitCheckout = existsSync(join(ROOT, '.git'));
       // The peers the app listed satisfy the package's peer ranges, and nothing is missing or invalid.
       await run(NPM, ['ls', '--all', '--offline'], { cwd: app, env: npmEnvironment() });
 
-      await writeFile(join(app, 'tsconfig.json'), JSON.stringify(APP_TSCONFIG));
-      await writeFile(join(app, 'main.ts'), APP_MAIN);
+      await writeFile(join(app, 'tsconfig.json'), JSON.stringify(CONSUMER_TSCONFIG));
+      await writeFile(join(app, 'main.ts'), CONSUMER_MAIN);
       await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
         cwd: app,
       }).catch((error: unknown) => {
         throw new Error(`tsc: ${(error as { stdout?: string }).stdout ?? String(error)}`);
       });
       const result = await run(process.execPath, ['out/main.js'], { cwd: app, env: npmEnvironment(), timeout: 60_000 });
-      expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toEqual({ jwks: 503, documents: 503 });
+      expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toEqual(CONSUMER_EXPECTED);
 
       const help = await run(join(app, 'node_modules', '.bin', 'nest-resource-server'), ['--help'], { cwd: app });
       expect(help.stderr).toContain('Usage: nest-resource-server generate-key');
