@@ -1,6 +1,7 @@
 import { chmod, rm, stat, writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { KEY_MANAGEMENT_ALGORITHMS } from '../config/algorithms.js';
+import { DEV_SERVER_OPTIONS, DEV_SERVER_USAGE, devServerCommand, DevServerSettingsError } from './dev-server.js';
 import { generateKey } from './generate-key.js';
 
 /** Where the CLI writes: stdout only ever gets what a command produces (keys, settings); the rest goes to stderr. */
@@ -33,10 +34,13 @@ JWK, which GET /jwks serves. Set OIDC_RS_ENCRYPTION_ALGO to the same algorithm.
 Without --out it prints the PEM (for OIDC_RS_PRIVATE_KEY_STR) and then the public JWK.`;
 
 const USAGE = `Usage: ${PROGRAM} generate-key [--alg <alg>] [--out <key.pem> [--jwk-out <key.jwk.json>]]
+       ${PROGRAM} dev-server [--port 9000] [--sp sp-a,sp-b] [--rs-client-id <id>] [--rs-client-secret <secret>]
+                                      [--jwks-uri <url>]
        ${PROGRAM} <command> --help
 
 Commands:
-  generate-key   a private key for OIDC_RS_PRIVATE_KEY_STR / _FILE and its public JWK`;
+  generate-key   a private key for OIDC_RS_PRIVATE_KEY_STR / _FILE and its public JWK
+  dev-server     a development authorization server on 127.0.0.1 that mints and revokes tokens (oidc-provider)`;
 
 interface Command {
   usage: string;
@@ -105,6 +109,18 @@ const COMMANDS: Record<string, Command> = {
       help: { type: 'boolean', short: 'h' },
     },
     run: generateKeyCommand,
+  },
+  'dev-server': {
+    usage: DEV_SERVER_USAGE,
+    options: DEV_SERVER_OPTIONS,
+    run: async (values, output) => {
+      try {
+        return await devServerCommand(values, output);
+      } catch (error) {
+        if (error instanceof DevServerSettingsError) throw new UsageError(error.message);
+        throw error;
+      }
+    },
   },
 };
 

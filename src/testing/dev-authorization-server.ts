@@ -57,6 +57,11 @@
  *   lib/index.js:8-11 (a `process.release.lts` check at import); it has no configuration switch,
  *   so it is left alone (it disappears on Node >= 22).
  * - Network: the server binds 127.0.0.1 only (`listen`), never 0.0.0.0/::.
+ * - `devEndpoints` (the `dev-server` command): POST /dev/tokens and POST /dev/revoke on the same server,
+ *   for minting from outside the process (curl, another language's tests). Besides the loopback-only
+ *   bind, they answer only requests whose Host is 127.0.0.1/localhost:PORT (a DNS-rebinding page
+ *   cannot reach them) and whose body is application/json (a cross-site form or `no-cors` fetch
+ *   cannot send that without a CORS preflight, which they never grant).
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -111,6 +116,14 @@ export interface DevAuthorizationServerOptions {
   pairwiseSalt?: string;
   /** Default lifetime of minted access tokens, seconds. Default 3600. */
   accessTokenTtlSeconds?: number;
+  /**
+   * Serve POST /dev/tokens `{sub, client_id, scope?, expires_in?}` → `{access_token, token_type, expires_in, scope}`
+   * and POST /dev/revoke `{token}` → `{revoked: true}` on the same 127.0.0.1 server (see the header comment).
+   * Default false.
+   */
+  devEndpoints?: boolean;
+  /** Told one line per development endpoint call (never a token or a secret). */
+  log?: (line: string) => void;
 }
 
 export interface IssueAccessTokenInput {
@@ -397,10 +410,114 @@ class DevAuthorizationServerImpl implements DevAuthorizationServer {
   constructor(options: ResolvedOptions) {
     this.#options = options;
     this.#server = createServer((req, res) => {
-      if (req.method === 'POST' && new URL(req.url ?? '/', 'http://127.0.0.1').pathname === this.#introspectionPath) {
+      const pathname = new URL(req.url ?? '/', 'http://127.0.0.1').pathname;
+      if (this.#options.devEndpoints && (pathname === '/dev' || pathname.startsWith('/dev/'))) {
+        this.#devEndpoint(req, res, pathname).catch(() => {
+          if (res.headersSent) res.destroy();
+          else res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"server_error"}');
+        });
+        return;
+      }
+      if (req.method === 'POST' && pathname === this.#introspectionPath) {
         this.#introspectionRequests += 1;
       }
       void this.#listener(req, res);
+    });
+  }
+
+  async #devEndpoint(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
+    const answer = (status: number, body: Record<string, unknown>, headers: Record<string, string> = {}): void => {
+      res.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store', ...headers });
+      res.end(JSON.stringify(body));
+    };
+    const refuse = (status: number, error: string, description: string, headers?: Record<string, string>): void => {
+      // Drain what the client sent so the connection stays usable.
+      req.resume();
+      answer(status, { error, error_description: description }, headers);
+    };
+
+    const hosts = new Set([`127.0.0.1:${this.#port}`, `localhost:${this.#port}`]);
+    const remote = req.socket.remoteAddress ?? '';
+    if (!hosts.has((req.headers.host ?? '').toLowerCase()) || !/^(127\.|::1$|::ffff:127\.)/.test(remote)) {
+      refuse(403, 'forbidden', `the development endpoints answer only requests to ${this.issuer}`);
+      return;
+    }
+    const operation = pathname === '/dev/tokens' ? 'tokens' : pathname === '/dev/revoke' ? 'revoke' : undefined;
+    if (operation === undefined) {
+      refuse(404, 'not_found', 'POST /dev/tokens or POST /dev/revoke');
+      return;
+    }
+    if (req.method !== 'POST') {
+      refuse(405, 'invalid_request', `use POST ${pathname}`, { allow: 'POST' });
+      return;
+    }
+    if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+      refuse(415, 'invalid_request', 'the body must be application/json');
+      return;
+    }
+
+    let input: Record<string, unknown>;
+    try {
+      const chunks: Buffer[] = [];
+      let size = 0;
+      for await (const chunk of req as AsyncIterable<Buffer>) {
+        size += chunk.length;
+        if (size > 16 * 1024) throw new Error('too large');
+        chunks.push(chunk);
+      }
+      const parsed = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown;
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not an object');
+      input = parsed as Record<string, unknown>;
+    } catch {
+      refuse(400, 'invalid_request', 'the body must be a JSON object of at most 16 KiB');
+      return;
+    }
+
+    if (operation === 'revoke') {
+      if (typeof input.token !== 'string' || input.token === '') {
+        refuse(400, 'invalid_request', 'token: a non-empty string');
+        return;
+      }
+      try {
+        await this.revoke(input.token);
+      } catch {
+        refuse(404, 'not_found', 'no such access token');
+        return;
+      }
+      this.#options.log?.('revoked an access token');
+      answer(200, { revoked: true });
+      return;
+    }
+
+    const { sub, client_id: clientId, scope = 'openid', expires_in: expiresIn } = input;
+    if (typeof sub !== 'string' || sub === '') {
+      refuse(400, 'invalid_request', 'sub: a non-empty string (the account id)');
+      return;
+    }
+    if (typeof clientId !== 'string' || !this.#options.serviceProviders.some((sp) => sp.clientId === clientId)) {
+      const known = this.#options.serviceProviders.map((sp) => sp.clientId).join(', ');
+      refuse(400, 'invalid_client', `client_id: one of the service providers (${known})`);
+      return;
+    }
+    if (typeof scope !== 'string') {
+      refuse(400, 'invalid_request', 'scope: a space-separated string');
+      return;
+    }
+    if (expiresIn !== undefined && !(Number.isSafeInteger(expiresIn) && (expiresIn as number) > 0)) {
+      refuse(400, 'invalid_request', 'expires_in: a positive integer (seconds)');
+      return;
+    }
+    const scopes = scope.split(' ').filter(Boolean);
+    const lifetime = (expiresIn as number | undefined) ?? this.#options.accessTokenTtlSeconds ?? 3600;
+    const accessToken = await this.issueAccessToken({ sub, clientId, scopes, expiresInSeconds: lifetime });
+    this.#options.log?.(`minted an access token for ${sub} via ${clientId} (${scopes.join(' ')}), ${lifetime} s`);
+    answer(200, {
+      access_token: accessToken,
+      token_type: 'Bearer',
+      expires_in: lifetime,
+      scope: scopes.join(' '),
+      client_id: clientId,
+      sub,
     });
   }
 

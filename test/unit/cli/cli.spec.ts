@@ -85,6 +85,7 @@ describe('nest-resource-server CLI', () => {
     const result = await cli.run(['--help']);
     expect(result).toMatchObject({ code: 0, stdout: '' });
     expect(result.stderr).toMatch(/^ {2}generate-key /m);
+    expect(result.stderr).toMatch(/^ {2}dev-server /m);
   });
 
   it('generate-key --out --jwk-out: the private key in a 0600 file, its public JWK in another; stdout empty', async () => {
