@@ -24,7 +24,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CONSUMER_EXPECTED, CONSUMER_MAIN, CONSUMER_TSCONFIG } from '../support/consumer-app.js';
+import { CONSUMER_EXPECTED, CONSUMER_MAIN, CONSUMER_TSCONFIG, devServerSmoke } from '../support/consumer-app.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -159,8 +159,14 @@ const inGitCheckout = existsSync(join(ROOT, '.git'));
       const result = await run(process.execPath, ['out/main.js'], { cwd: app, env: npmEnvironment(), timeout: 60_000 });
       expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toEqual(CONSUMER_EXPECTED);
 
-      const help = await run(join(app, 'node_modules', '.bin', 'nest-resource-server'), ['--help'], { cwd: app });
+      const bin = join(app, 'node_modules', '.bin', 'nest-resource-server');
+      const help = await run(bin, ['--help'], { cwd: app });
       expect(help.stderr).toContain('Usage: nest-resource-server generate-key');
+      expect(await devServerSmoke(bin, [], app)).toEqual({
+        issuer: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+        minted: 200,
+        exitCode: 0,
+      });
     },
     INSTALL_TIMEOUT,
   );

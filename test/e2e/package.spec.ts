@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { CONSUMER_EXPECTED, CONSUMER_MAIN, CONSUMER_TSCONFIG } from '../support/consumer-app.js';
+import { CONSUMER_EXPECTED, CONSUMER_MAIN, CONSUMER_TSCONFIG, devServerSmoke } from '../support/consumer-app.js';
 
 const run = promisify(execFile);
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -127,6 +127,14 @@ describe('npm package', () => {
       for (const name of Object.keys(env)) if (name.startsWith('OIDC_')) delete env[name];
       const result = await run(process.execPath, ['out/main.js'], { cwd: app, env, timeout: 60_000 });
       expect(JSON.parse(result.stdout.trim().split('\n').pop()!)).toEqual(CONSUMER_EXPECTED);
+
+      // The shipped dev-server command loads the testing entry and oidc-provider from the app's node_modules.
+      const cli = join(modules, 'nest-resource-server', 'dist', 'cli', 'main.js');
+      expect(await devServerSmoke(process.execPath, [cli], app)).toEqual({
+        issuer: expect.stringMatching(/^http:\/\/127\.0\.0\.1:\d+$/),
+        minted: 200,
+        exitCode: 0,
+      });
     },
     TIMEOUT,
   );

@@ -85,3 +85,49 @@ export const CONSUMER_TSCONFIG = {
   },
   include: ['main.ts'],
 };
+
+/**
+ * Runs the installed `nest-resource-server dev-server --port 0` (`command`: the bin or `node …/cli/main.js`), mints a
+ * token through POST /dev/tokens, stops it with SIGTERM. Resolves with what a test checks.
+ */
+export async function devServerSmoke(
+  command: string,
+  args: string[],
+  cwd: string,
+): Promise<{ issuer: string; minted: number; exitCode: number | null }> {
+  const { spawn } = await import('node:child_process');
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  for (const name of Object.keys(env)) if (/^(OIDC_|DEV_AS_|PORT$)/.test(name)) delete env[name];
+  const child = spawn(command, [...args, 'dev-server', '--port', '0', '--sp', 'sp-a'], { cwd, env });
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  try {
+    let stdout = '';
+    let stderr = '';
+    child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    const issuer = await new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`dev-server printed no settings: ${stderr}`)), 30_000);
+      child.stdout.on('data', (chunk: Buffer) => {
+        stdout += chunk.toString();
+        const match = /^OIDC_OP_URL=(\S+)$/m.exec(stdout);
+        if (match) {
+          clearTimeout(timer);
+          resolve(match[1]!);
+        }
+      });
+      void exited.then((code) => {
+        clearTimeout(timer);
+        reject(new Error(`dev-server exited ${code}: ${stderr}`));
+      });
+    });
+    const response = await fetch(`${issuer}/dev/tokens`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ sub: 'alice', client_id: 'sp-a' }),
+    });
+    await response.arrayBuffer();
+    child.kill('SIGTERM');
+    return { issuer, minted: response.status, exitCode: await exited };
+  } finally {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  }
+}
