@@ -15,7 +15,8 @@
  * made from this repository's (the same versions, with their integrity) and installs with `--offline`; npm's install
  * in its own clone uses the repository's lockfile and inherits `--offline`. `--legacy-peer-deps` stops npm from
  * resolving the package's peers from the registry: the app lists them itself, like every Nest app, and `npm ls` checks
- * afterwards that they satisfy the package's peer ranges.
+ * afterwards that they satisfy the package's peer ranges. `--strict-allow-scripts` (npm 11): the app allows the
+ * package's `prepare` by its git URL, and npm's install in the clone passes too (this repository's `allowScripts`).
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -112,7 +113,17 @@ const inGitCheckout = existsSync(join(ROOT, '.git'));
       }
       const app = join(work, 'app');
       await mkdir(app);
-      const appManifest = { name: 'fresh-app', version: '1.0.0', private: true, type: 'module', dependencies };
+      const source = `git+file://${clone}`;
+      // npm 11 with strict-allow-scripts refuses unreviewed install scripts; a git dependency is allowed by its URL
+      // (README "Install"). Older npm versions ignore both.
+      const appManifest = {
+        name: 'fresh-app',
+        version: '1.0.0',
+        private: true,
+        type: 'module',
+        dependencies,
+        allowScripts: { [source]: true },
+      };
       await writeFile(join(app, 'package.json'), JSON.stringify(appManifest, null, 2));
       // Every locked package of this repository, under the app's own root entry; npm prunes what the app does not use.
       const packages: Record<string, unknown> = { '': { name: appManifest.name, version: '1.0.0', dependencies } };
@@ -122,12 +133,21 @@ const inGitCheckout = existsSync(join(ROOT, '.git'));
         JSON.stringify({ name: appManifest.name, version: '1.0.0', lockfileVersion: 3, requires: true, packages }),
       );
 
-      const spec = `git+file://${clone}#${head}`;
+      const spec = `${source}#${head}`;
       const started = Date.now();
       try {
         await run(
           NPM,
-          ['install', '--offline', '--legacy-peer-deps', '--no-audit', '--no-fund', '--loglevel=error', spec],
+          [
+            'install',
+            '--offline',
+            '--legacy-peer-deps',
+            '--strict-allow-scripts',
+            '--no-audit',
+            '--no-fund',
+            '--loglevel=error',
+            spec,
+          ],
           { cwd: app, env: npmEnvironment(), timeout: INSTALL_TIMEOUT - 60_000, maxBuffer: 16 * 1024 * 1024 },
         );
       } catch (error) {
