@@ -7,6 +7,8 @@ import 'reflect-metadata';
 import { Controller, type DynamicModule, Get, type INestApplication, Module, Req, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
+import { Test } from '@nestjs/testing';
+import request from 'supertest';
 import {
   AllowedServiceProviders,
   ENVIRONMENT_NAMES,
@@ -97,6 +99,32 @@ describe.each(ADAPTERS)('nest-resource-server/testing on %s', (adapter) => {
       for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
       Object.assign(process.env, saved);
     }
+  });
+});
+
+/** An app module as a user writes it: the module reads the environment. */
+@Module({ imports: [ResourceServerModule.forRoot()], controllers: [DocumentsController] })
+class AppModule {}
+
+describe("the README's e2e test (@nestjs/testing + supertest), as written there", () => {
+  const saved = { ...process.env };
+
+  afterAll(() => {
+    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
+    Object.assign(process.env, saved);
+  });
+
+  it('sp-a reads documents, until its token is revoked', async () => {
+    const as = await startDevAuthorizationServer(); // sp-a, sp-b, and the API as client my-api
+    Object.assign(process.env, as.environment()); // OIDC_OP_URL, OIDC_RS_CLIENT_ID, …, cache off
+    const app = (await Test.createTestingModule({ imports: [AppModule] }).compile()).createNestApplication();
+    await app.init();
+    const token = await as.issueAccessToken({ sub: 'alice', clientId: 'sp-a', scopes: ['openid'] });
+    await request(app.getHttpServer()).get('/documents').auth(token, { type: 'bearer' }).expect(200);
+    await as.revoke(token);
+    await request(app.getHttpServer()).get('/documents').auth(token, { type: 'bearer' }).expect(401);
+    await app.close();
+    await as.stop();
   });
 });
 
