@@ -14,7 +14,8 @@ export const LAYERS = {
   'authorization-server': ['config', 'keys', 'errors.ts', 'principal.ts', 'logger.ts'],
   validation: ['authorization-server', 'cache', 'config', 'keys', 'errors.ts', 'principal.ts', 'logger.ts'],
   auth: ['validation', 'config', 'errors.ts', 'principal.ts', 'logger.ts'],
-  cli: ['config', 'keys', 'errors.ts', 'principal.ts', 'logger.ts'],
+  cli: ['config', 'keys', 'testing', 'errors.ts', 'principal.ts', 'logger.ts'],
+  testing: ['config', 'errors.ts', 'principal.ts', 'logger.ts'],
 };
 
 const ALL = [
