@@ -100,14 +100,23 @@ export class AuthorizationServerUnavailableError extends ResourceServerError {
    * cannot lock other users out.
    */
   readonly outage: boolean;
+  /** The call was abandoned at its deadline. */
+  readonly timedOut: boolean;
 
   constructor(
     message: string,
-    options?: { cause?: unknown; retryAfterSeconds?: number; transient?: boolean; outage?: boolean },
+    options?: {
+      cause?: unknown;
+      retryAfterSeconds?: number;
+      transient?: boolean;
+      outage?: boolean;
+      timedOut?: boolean;
+    },
   ) {
     super(message, options);
     this.transient = options?.transient ?? false;
     this.outage = options?.outage ?? false;
+    this.timedOut = options?.timedOut ?? false;
   }
 }
 

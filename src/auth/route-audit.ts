@@ -3,7 +3,7 @@ import { GUARDS_METADATA, METHOD_METADATA, PATH_METADATA } from '@nestjs/common/
 import { ApplicationConfig, DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 import { LOGGER_CONTEXT } from '../logger.js';
 import { ALLOWED_SERVICE_PROVIDERS } from './allowed-service-providers.decorator.js';
-import { PUBLIC_ROUTE } from './public.decorator.js';
+import { isPublicRoute } from './public.decorator.js';
 import { ResourceServerGuard } from './resource-server.guard.js';
 
 /** A guard made by @nestjs/passport's `AuthGuard(...)` (its strategy cannot be read back; it may be ours). */
@@ -37,10 +37,17 @@ export class RouteAudit implements OnApplicationBootstrap {
     for (const warning of this.findings()) this.logger.warn(warning);
   }
 
-  /** The warnings, one per route. */
+  /** The warnings, one per route (and one for a global Passport guard). */
   findings(): string[] {
-    const globallyOurs = this.config.getGlobalGuards().some(isOurGuard);
+    const globalGuards = this.config.getGlobalGuards();
+    const globallyOurs = globalGuards.some(isOurGuard);
     const findings: string[] = [];
+    if (globalGuards.some(isPassportGuard)) {
+      findings.push(
+        'a Passport AuthGuard is a global guard: if it runs the resource-server strategy, it runs before this module ' +
+          'sees the route, so every bearer request is refused and /jwks is closed; use ResourceServerGuard as the global guard',
+      );
+    }
     for (const wrapper of this.discovery.getControllers()) {
       const type = wrapper.metatype as Type | undefined;
       const instance = wrapper.instance as Record<string, unknown> | undefined;
@@ -51,7 +58,7 @@ export class RouteAudit implements OnApplicationBootstrap {
         const method = this.reflector.get<RequestMethod | undefined>(METHOD_METADATA, handler);
         if (method === undefined) continue;
         const targets = [handler, type];
-        if (this.reflector.getAllAndOverride<boolean>(PUBLIC_ROUTE, targets)) continue;
+        if (isPublicRoute(handler, type)) continue;
         const guards = [...classGuards, ...(this.reflector.get<unknown[]>(GUARDS_METADATA, handler) ?? [])];
         const guarded = globallyOurs || guards.some(isOurGuard);
         const named =

@@ -4,7 +4,7 @@ import type { ResourceServerPrincipal } from '../principal.js';
 import { ServiceProviderNotAllowedError } from '../errors.js';
 import { ALLOWED_SERVICE_PROVIDERS } from './allowed-service-providers.decorator.js';
 import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
-import { PUBLIC_ROUTE } from './public.decorator.js';
+import { isPublicRoute } from './public.decorator.js';
 
 /** What a route asks of a caller, resolved once per handler: its metadata does not change at run time. */
 export interface RoutePolicy {
@@ -56,7 +56,7 @@ export class RoutePolicies {
     const list = this.reflector.getAllAndOverride<string[] | undefined>(ALLOWED_SERVICE_PROVIDERS, targets);
     const ids = list === undefined ? [] : list.length === 0 ? this.moduleList : list;
     return Object.freeze({
-      isPublic: this.reflector.getAllAndOverride<boolean | undefined>(PUBLIC_ROUTE, targets) === true,
+      isPublic: isPublicRoute(handler, type),
       serviceProviders: new Set(ids),
     });
   }

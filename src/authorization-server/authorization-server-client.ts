@@ -19,6 +19,7 @@ import { AuthorizationServerHttpClient, describeUrl, type HttpResponse } from '.
 import {
   decryptJwtIntrospectionResponse,
   type JwtIntrospectionContext,
+  MAX_RESPONSE_AGE_SECONDS,
   parseJsonIntrospection,
   parseJsonIntrospectionResponse,
   TOKEN_INTROSPECTION_JWT_MEDIA_TYPE,
@@ -177,8 +178,9 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
     super();
     this.http = new AuthorizationServerHttpClient(settings.timeoutMs);
     this.breaker = new CircuitBreaker(settings.circuitBreaker);
-    // A call with less than a quarter of the timeout (at most 100 ms) left is not started: it could not finish.
-    this.limit = new ConcurrencyLimit(settings.maxConcurrentIntrospections, Math.min(100, settings.timeoutMs / 4));
+    // A call with less than half the timeout (at most 1 s) left is not started: under a flood it would only be
+    // abandoned at its deadline, adding load to an AS that is already saturated.
+    this.limit = new ConcurrencyLimit(settings.maxConcurrentIntrospections, Math.min(1_000, settings.timeoutMs / 2));
     this.keySet = new RemoteKeySet(() => this.fetchJwks(), {
       maxAgeMs: JWKS_CACHE_MAX_AGE_MS,
       cooldownMs: JWKS_COOLDOWN_MS,
@@ -326,18 +328,41 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
 
   private async post(body: string, deadline: number): Promise<HttpResponse> {
     const { introspectionEndpoint } = await this.discover();
-    const response = await this.http.send(
-      introspectionEndpoint,
-      { method: 'POST', headers: this.introspectionHeaders, body },
-      deadline,
-    );
+    const budget = deadline - Date.now();
+    let response: HttpResponse;
+    try {
+      response = await this.http.send(
+        introspectionEndpoint,
+        { method: 'POST', headers: this.introspectionHeaders, body },
+        deadline,
+      );
+    } catch (error) {
+      // A call that started late (after waiting for a place, or as a retry) and then ran out of time says nothing of
+      // the AS: under a junk flood this is how a saturated queue looks. Only a call that had (nearly) the whole
+      // timeout may count as an outage, or junk could open the circuit.
+      if (
+        error instanceof AuthorizationServerUnavailableError &&
+        error.timedOut &&
+        budget < this.settings.timeoutMs * 0.9
+      ) {
+        throw new AuthorizationServerUnavailableError(`${error.message}, with ${budget} ms left when it started`, {
+          cause: error,
+          timedOut: true,
+        });
+      }
+      throw error;
+    }
     if (response.status !== 200) throw errorAnswer(response);
     return response;
   }
 
   async verifyProof(proof: string): Promise<TokenIntrospection> {
     if (this.settings.introspectionFormat === 'json') return parseJsonIntrospection(proof, this.settings.issuer);
-    return verifyIntrospectionJws(proof, this.jwtContext);
+    // A proof read back from the shared tier may be as old as its entry's life (whose end is authenticated apart).
+    return verifyIntrospectionJws(proof, {
+      ...this.jwtContext,
+      maxAgeSeconds: MAX_RESPONSE_AGE_SECONDS + this.settings.cache.maxTtlSeconds,
+    });
   }
 
   async verifyConnection(): Promise<ConnectionReport> {

@@ -69,6 +69,7 @@ export class AuthorizationServerHttpClient {
         cause: error,
         transient: !timedOut,
         outage: true,
+        timedOut,
       });
     }
   }

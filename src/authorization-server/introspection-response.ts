@@ -22,6 +22,8 @@ export interface JwtIntrospectionContext {
   /** Resolves the AS's verification key (its JWKS, or the client secret for HS*). */
   verificationKey: JWTVerifyGetKey;
   clockToleranceSeconds: number;
+  /** Oldest answer accepted (its `iat`), in seconds; default MAX_RESPONSE_AGE_SECONDS. */
+  maxAgeSeconds?: number;
   /** Seconds since the epoch; injectable for tests. */
   now?: () => number;
 }
@@ -159,7 +161,7 @@ export async function verifyIntrospectionJws(
       audience: context.clientId,
       requiredClaims: ['iat'],
       // jose adds the tolerance to maxTokenAge; take it off so that older than 300 s is refused.
-      maxTokenAge: Math.max(0, MAX_RESPONSE_AGE_SECONDS - context.clockToleranceSeconds),
+      maxTokenAge: Math.max(0, (context.maxAgeSeconds ?? MAX_RESPONSE_AGE_SECONDS) - context.clockToleranceSeconds),
       clockTolerance: context.clockToleranceSeconds,
       currentDate: context.now ? new Date(context.now() * 1000) : undefined,
     }));

@@ -87,8 +87,12 @@ export class IntrospectionCache {
   private store(key: string, loaded: LoadedOutcome): void {
     const now = this.now();
     const { freshMs, keepMs } = lifetimesOf(loaded, this.options, now);
+    const [lru, other] =
+      loaded.outcome instanceof Error ? [this.negative, this.positive] : [this.positive, this.negative];
+    // The newest answer replaces the other kind's entry, even when it is not kept itself: once the AS called a token
+    // inactive, its stale positive entry must never be served again (not even during an outage).
+    other?.delete(key);
     if (freshMs <= 0 || keepMs < 1) return;
-    const lru = loaded.outcome instanceof Error ? this.negative : this.positive;
     lru?.set(key, { outcome: loaded.outcome, freshUntil: now + freshMs }, { ttl: Math.floor(keepMs) });
   }
 

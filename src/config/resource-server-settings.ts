@@ -44,6 +44,25 @@ function MinUtf8Bytes(bytes: number, options: ValidationOptions): PropertyDecora
   );
 }
 
+function NoUserInfo(): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'noUserInfo',
+      validator: {
+        validate: (value) => {
+          try {
+            const url = new URL(String(value));
+            return url.username === '' && url.password === '';
+          } catch {
+            return false;
+          }
+        },
+      },
+    },
+    { message: 'must not carry a user name or password (they would be logged): give credentials as settings' },
+  );
+}
+
 function IsFunction(options: ValidationOptions): PropertyDecorator {
   return ValidateBy({ name: 'isFunction', validator: { validate: (value) => typeof value === 'function' } }, options);
 }
@@ -65,6 +84,8 @@ export class CacheSettings {
   @IsInt({ message: 'must be a whole number of seconds' })
   maxTtlSeconds = 60;
 
+  // lru-cache allocates for its bound up front: a billion entries would exhaust memory at start-up.
+  @Max(1_000_000, { message: 'must be at most 1000000' })
   @Min(1, { message: 'must be positive' })
   @IsInt({ message: 'must be a whole number' })
   maxEntries = 10_000;
@@ -97,17 +118,20 @@ export class CircuitBreakerSettings {
 }
 
 export class ResourceServerSettings {
-  // RFC 8414 §2: an issuer has no query and no fragment.
+  // RFC 8414 §2: an issuer has no query and no fragment. No URL here may carry credentials: they would be logged.
   @Matches(/^[^?#]*$/, { message: 'must not have a query or fragment' })
+  @NoUserInfo()
   @IsUrl(HTTP_URL, { message: 'must be an http(s) URL' })
   @IsDefined({ message: 'is required' })
   issuer!: string;
 
   @IsOptional()
+  @NoUserInfo()
   @IsUrl(HTTP_URL, { message: 'must be an http(s) URL' })
   introspectionEndpoint?: string;
 
   @IsOptional()
+  @NoUserInfo()
   @IsUrl(HTTP_URL, { message: 'must be an http(s) URL' })
   jwksUri?: string;
 

@@ -195,6 +195,37 @@ describe.each(ADAPTERS)('hardening against a crafted AS (%s)', (adapter) => {
     });
   });
 
+  describe('a junk flood beyond what the AS can take (it answers in 300 ms; 2 places; timeoutMs 400)', () => {
+    it('calls that start late and run out of time are not outages: the circuit stays closed, a valid token gets 200', async () => {
+      const app = await appWith({
+        maxConcurrentIntrospections: 2,
+        timeoutMs: 400,
+        cache: { maxTtlSeconds: 0 },
+        circuitBreaker: { failureThreshold: 3, openSeconds: 60 },
+      });
+      const slow = (reply: () => CraftedReply | Promise<CraftedReply>) => async (): Promise<CraftedReply> => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return reply();
+      };
+      as.onIntrospection(slow(() => jsonReply({ error: 'unsupported_token_type' }, 400)));
+      const mark = logs.lines.length;
+      // A steady flood (one junk token every 10 ms for 1 s, some 15× what 2 places at 300 ms can take): most calls
+      // wait for a place, and start (if at all) with little time left.
+      const junk = await Promise.all(
+        Array.from({ length: 100 }, (_, i) =>
+          new Promise((resolve) => setTimeout(resolve, i * 10)).then(() =>
+            get(`${app.url}/documents`, bearer(`eyJhbGciOiJub25lIn0.${token('junk')}.`)),
+          ),
+        ),
+      );
+      for (const result of junk) expect([401, 503]).toContain(result.status);
+      // Once the flood has its answers, a valid token is judged by the AS, not refused by an open circuit.
+      as.onIntrospection(slow(validReply));
+      expectOk(await get(`${app.url}/documents`, bearer(token())));
+      expect(linesSince(mark)).not.toContain('circuit open');
+    });
+  });
+
   describe("the AS's JWKS", () => {
     it('failing (500): fetched once for 30 answers (a cooldown after a failure), each answer 503', async () => {
       const app = await appWith({ cache: { maxTtlSeconds: 0 } });

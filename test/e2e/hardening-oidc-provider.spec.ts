@@ -116,6 +116,33 @@ describe.each(ADAPTERS)('hardening against the real oidc-provider (%s)', (adapte
   );
 
   it(
+    'once the AS said a token is inactive, an outage never brings its stale entry back',
+    async () => {
+      const token = await mint('account-revoked-then-outage');
+      expectOk(await get(`${fixture.url}/documents`, bearer(token)));
+      await fixture.as.revoke(token);
+      const clock = fakeWallClock();
+      try {
+        // Past freshness (60 s), within the stale window (120 s): the AS is asked and says inactive.
+        clock.moveBy(61_000);
+        expectErrorAnswer(await get(`${fixture.url}/documents`, bearer(token)), 401, INVALID_TOKEN);
+        await fixture.as.stop();
+        try {
+          const during = await get(`${fixture.url}/documents`, bearer(token));
+          expect(during.status).not.toBe(200);
+          clock.moveBy(6_000);
+          expect((await get(`${fixture.url}/documents`, bearer(token))).status).toBe(503);
+        } finally {
+          await fixture.as.start();
+        }
+      } finally {
+        clock.restore();
+      }
+    },
+    TIMEOUT,
+  );
+
+  it(
     '200 junk tokens (each an inactive answer) do not evict a valid token from a 50-entry cache: served without the AS',
     async () => {
       const valid = await mint('account-not-evicted');

@@ -54,6 +54,10 @@ class ClassGuardedController {
 }
 
 async function warningsFor(providers: Provider[] = []): Promise<string[]> {
+  return (await allWarningsFor(providers)).filter((line) => line.includes(' GET /'));
+}
+
+async function allWarningsFor(providers: Provider[] = []): Promise<string[]> {
   const logs = captureNestLogs();
   try {
     const moduleRef = await Test.createTestingModule({
@@ -66,7 +70,7 @@ async function warningsFor(providers: Provider[] = []): Promise<string[]> {
     const app = moduleRef.createNestApplication({ logger: ['error', 'warn', 'log'] });
     await app.init();
     await app.close();
-    return logs.lines.filter((line) => line.startsWith('warn') && line.includes(' GET /'));
+    return logs.lines.filter((line) => line.startsWith('warn'));
   } finally {
     logs.restore();
   }
@@ -78,6 +82,13 @@ describe('route audit at start-up', () => {
       'warn GET /mixed/forgotten is guarded by ResourceServerGuard but names no service provider: every service provider gets 403 (add @AllowedServiceProviders(...), or @Public()) ResourceServer',
       'warn GET /mixed/open-by-mistake names service providers (@AllowedServiceProviders) but no guard of this module covers it: it is open to every caller (add @UseGuards(ResourceServerGuard)) ResourceServer',
     ]);
+  });
+
+  it('a global Passport AuthGuard is named at start-up (it runs before the module sees the route)', async () => {
+    const warnings = await allWarningsFor([{ provide: APP_GUARD, useClass: AuthGuard(RESOURCE_SERVER_STRATEGY) }]);
+    expect(warnings).toContain(
+      'warn a Passport AuthGuard is a global guard: if it runs the resource-server strategy, it runs before this module sees the route, so every bearer request is refused and /jwks is closed; use ResourceServerGuard as the global guard ResourceServer',
+    );
   });
 
   it('under a global ResourceServerGuard, every undecorated route that is not @Public() is named', async () => {

@@ -49,6 +49,15 @@ class PublicClass {
 class Base {
   shared(): void {}
 }
+
+@Public()
+class PublicBase {
+  open(): void {}
+}
+@AllowedServiceProviders('sp-a')
+class ProtectedChild extends PublicBase {
+  secrets(): void {}
+}
 @AllowedServiceProviders('sp-x')
 class ChildX extends Base {}
 @AllowedServiceProviders('sp-y')
@@ -106,6 +115,13 @@ describe('RoutePolicies', () => {
     expect(p.of(contextOf(PublicClass, 'get')).isPublic).toBe(true);
     expect(p.of(contextOf(Undecorated, 'open')).isPublic).toBe(false);
     expect(p.of(contextOf(TwoProviders, 'list')).isPublic).toBe(false);
+  });
+
+  it('@Public() on a base class does not open a subclass (which may add its own guard and service providers)', () => {
+    const p = policies();
+    expect(p.of(contextOf(PublicBase, 'open')).isPublic).toBe(true);
+    expect(p.of(contextOf(ProtectedChild, 'secrets')).isPublic).toBe(false);
+    expect(allowed(p, ProtectedChild, 'secrets', 'sp-a')).toBe(true);
   });
 
   it('an inherited handler gets the policy of the class it is called on', () => {

@@ -502,6 +502,12 @@ describe('decrypt then verify (RFC 9701)', () => {
       expect(check).toBe('jwt-claim iat');
     });
 
+    it('maxAgeSeconds widens the limit (a proof read back from the shared tier may be as old as its entry)', async () => {
+      const body = await jws(payload({ iat: NOW - 600 }));
+      await expect(verifyIntrospectionJws(body, context({ maxAgeSeconds: 300 + 600 }))).resolves.toEqual(ACTIVE);
+      expect(await rejection(verifyIntrospectionJws(body, context()))).toBe('jwt-claim iat');
+    });
+
     it('the injected clock is used (the same response is fresh then stale)', async () => {
       const body = await jws(payload({ iat: NOW }));
       await expect(verifyJwtIntrospectionResponse(response(body), context())).resolves.toEqual(ACTIVE);

@@ -258,6 +258,24 @@ describe('IntrospectionCache storage', () => {
     expect(c.get('junk-0')).toBeUndefined();
   });
 
+  it("an inactive answer replaces the token's stale positive entry: it is never served again, not even in an outage", async () => {
+    const c = cache({ maxTtlSeconds: 1, staleIfErrorSeconds: 300 });
+    await load(c, 'k', async () => principal(), expOf);
+    jest.spyOn(Date, 'now').mockReturnValue(NOW_MS + 2_000);
+    expect(c.get('k')?.outcome).toMatchObject({ sub: 'user-1' });
+    const inactive = new InvalidTokenError('revoked');
+    await load(c, 'k', async () => inactive, expOf);
+    expect(c.get('k')?.outcome).toBe(inactive);
+  });
+
+  it('an inactive answer that is not kept (inactiveTtlSeconds 0) still removes the stale positive entry', async () => {
+    const c = cache({ maxTtlSeconds: 1, staleIfErrorSeconds: 300, inactiveTtlSeconds: 0 });
+    await load(c, 'k', async () => principal(), expOf);
+    jest.spyOn(Date, 'now').mockReturnValue(NOW_MS + 2_000);
+    await load(c, 'k', async () => new InvalidTokenError('revoked'), expOf);
+    expect(c.get('k')).toBeUndefined();
+  });
+
   it('notAfter caps the life of a positive entry (an entry read from the shared tier)', async () => {
     const c = cache({ maxTtlSeconds: 60 });
     await c.load('k', async () => ({

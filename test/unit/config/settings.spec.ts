@@ -75,6 +75,14 @@ describe('validateOptions', () => {
       ['issuer must not have a query or fragment', { issuer: 'https://as.example/?tenant=1' }],
       ['issuer must not have a query or fragment', { issuer: 'https://as.example#x' }],
       ['introspectionEndpoint must be an http(s) URL', { introspectionEndpoint: SECRET }],
+      [
+        'issuer must not carry a user name or password (they would be logged): give credentials as settings',
+        { issuer: `https://user:${SECRET}@as.example` },
+      ],
+      [
+        'jwksUri must not carry a user name or password (they would be logged): give credentials as settings',
+        { jwksUri: `https://${SECRET}@as.example/jwks` },
+      ],
       ['jwksUri must be an http(s) URL', { jwksUri: SECRET }],
       ['clientId is required', { clientId: undefined }],
       ['clientId is required', { clientId: '' }],
@@ -116,6 +124,7 @@ describe('validateOptions', () => {
       ['cache.maxTtlSeconds must be at most 3600', { cache: { maxTtlSeconds: 3601 } }],
       ['cache.maxTtlSeconds must be a whole number of seconds', { cache: { maxTtlSeconds: 'ten' } }],
       ['cache.maxEntries must be positive', { cache: { maxEntries: 0 } }],
+      ['cache.maxEntries must be at most 1000000', { cache: { maxEntries: 1_000_000_000 } }],
       ['cache.inactiveTtlSeconds must not be negative', { cache: { inactiveTtlSeconds: -1 } }],
       ['cache.redisUrl must be a redis:// or rediss:// URL', { cache: { redisUrl: `http://${SECRET}@redis.example` } }],
       [
