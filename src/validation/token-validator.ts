@@ -22,13 +22,21 @@ import { LOGGER_CONTEXT } from '../logger.js';
 import type { ResourceServerPrincipal, TokenIntrospection } from '../principal.js';
 import { assertScopes, principalFromIntrospection } from './token-policy.js';
 
+/** What a call to `validate` may carry besides the token (each way of guarding builds it from the request and route). */
+export interface ValidationCall {
+  /** Extra introspection parameters for this request: they are sent with the token and key the cache with it. */
+  readonly parameters?: Readonly<Record<string, string>>;
+  /** The authorization servers the route accepts, by name (none: the default one). */
+  readonly authorizationServers?: readonly string[];
+}
+
 /**
  * Token → principal, or a coded error: what every way of guarding a route calls. The module provides the caching
  * validator when configured, an unconfigured stand-in otherwise.
  */
 export abstract class TokenValidator {
   /** The principal for a bearer token, or a ResourceServerError. Returns synchronously on a fresh cache hit. */
-  abstract validate(token: string): ResourceServerPrincipal | Promise<ResourceServerPrincipal>;
+  abstract validate(token: string, call?: ValidationCall): ResourceServerPrincipal | Promise<ResourceServerPrincipal>;
 }
 
 /** Stands in when the module has no usable settings: every token gets 503. */
