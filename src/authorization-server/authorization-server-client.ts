@@ -26,6 +26,7 @@ import {
   verifyIntrospectionJws,
 } from './introspection-response.js';
 import { registeredOAuthError, retryAfterSeconds } from './oauth-errors.js';
+import { verifyJwtAccessToken } from './jwt-access-token.js';
 import { RemoteKeySet } from './remote-key-set.js';
 
 /** The parts of the AS's metadata (RFC 8414 / OIDC Discovery) that a resource server uses. */
@@ -61,6 +62,12 @@ export abstract class AuthorizationServerClient {
   abstract verifyProof(proof: string): Promise<TokenIntrospection>;
 
   /**
+   * Validates an RFC 9068 JWT access token here, with the AS's keys: its claims as an introspection answer would give
+   * them, or InvalidTokenError (401), or a 503 error when its keys cannot be had.
+   */
+  abstract verifyAccessToken(token: string): Promise<TokenIntrospection>;
+
+  /**
    * Checks once what every request will need: discovery, the AS's JWKS, and the introspection of a made-up token (the
    * AS must answer it, trusted, as not active). The problems found, each naming what to check; notes are not problems.
    */
@@ -90,6 +97,9 @@ export class UnconfiguredAuthorizationServerClient extends AuthorizationServerCl
     return Promise.reject(new ResourceServerNotConfiguredError());
   }
   verifyProof(): Promise<never> {
+    return Promise.reject(new ResourceServerNotConfiguredError());
+  }
+  verifyAccessToken(): Promise<never> {
     return Promise.reject(new ResourceServerNotConfiguredError());
   }
   async verifyConnection(): Promise<ConnectionReport> {
@@ -362,6 +372,17 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
     return verifyIntrospectionJws(proof, {
       ...this.jwtContext,
       maxAgeSeconds: MAX_RESPONSE_AGE_SECONDS + this.settings.cache.maxTtlSeconds,
+    });
+  }
+
+  verifyAccessToken(token: string): Promise<TokenIntrospection> {
+    return verifyJwtAccessToken(token, {
+      issuer: this.settings.issuer,
+      // Validation requires it whenever accessTokenFormat is not opaque.
+      audience: this.settings.audience ?? '',
+      algorithms: this.settings.accessTokenSigningAlgs,
+      verificationKey: (header, jws) => this.keySet.getKey(header, jws),
+      clockToleranceSeconds: this.settings.clockToleranceSeconds,
     });
   }
 

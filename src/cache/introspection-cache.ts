@@ -19,6 +19,11 @@ export interface LoadedOutcome {
   readonly expiresAt?: number;
   /** Epoch ms past which the outcome must not be served (an entry read from the shared tier carries its own). */
   readonly notAfter?: number;
+  /**
+   * The outcome holds until the token's `exp`, not only for `maxTtlSeconds` (a JWT access token validated here: it
+   * cannot be revoked at the AS, so asking again later would not change the answer).
+   */
+  readonly untilExpiry?: boolean;
 }
 
 export interface IntrospectionCacheOptions {
@@ -124,6 +129,6 @@ export function lifetimesOf(
   }
   const untilExpMs = loaded.expiresAt === undefined ? Infinity : loaded.expiresAt * 1000 - now;
   const limitMs = Math.min(untilExpMs, untilNotAfterMs);
-  const freshMs = Math.min(maxTtlSeconds * 1000, limitMs);
+  const freshMs = loaded.untilExpiry && limitMs !== Infinity ? limitMs : Math.min(maxTtlSeconds * 1000, limitMs);
   return { freshMs, keepMs: Math.min(freshMs + staleIfErrorSeconds * 1000, limitMs) };
 }

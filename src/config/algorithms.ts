@@ -39,5 +39,11 @@ export const CONTENT_ENCRYPTION_ALGORITHMS = [
 export const isSymmetricSigningAlg = (alg: string): boolean => alg.startsWith('HS');
 
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
+
+/** The asymmetric ones: what a JWT access token may be signed with (RFC 9068 §2.1: never `none`, never a MAC). */
+export const ASYMMETRIC_SIGNING_ALGORITHMS = SIGNING_ALGORITHMS.filter(
+  (alg): alg is Exclude<SigningAlgorithm, `HS${string}`> => !alg.startsWith('HS'),
+);
+export type AsymmetricSigningAlgorithm = Exclude<SigningAlgorithm, `HS${string}`>;
 export type KeyManagementAlgorithm = (typeof KEY_MANAGEMENT_ALGORITHMS)[number];
 export type ContentEncryptionAlgorithm = (typeof CONTENT_ENCRYPTION_ALGORITHMS)[number];

@@ -1,6 +1,17 @@
 import type { JWK } from 'jose';
 import type { ResolveUser } from '../principal.js';
-import type { ContentEncryptionAlgorithm, KeyManagementAlgorithm, SigningAlgorithm } from './algorithms.js';
+import type {
+  AsymmetricSigningAlgorithm,
+  ContentEncryptionAlgorithm,
+  KeyManagementAlgorithm,
+  SigningAlgorithm,
+} from './algorithms.js';
+
+/** One more authorization server: the options of the default one, except those that belong to the whole module. */
+export type AuthorizationServerOptions = Omit<
+  ResourceServerOptions,
+  'authorizationServers' | 'realm' | 'resolveUser' | 'verifyOnStartup' | 'failFast'
+>;
 
 export type PrivateKeyInput = string | JWK | { keys: JWK[] } | ReadonlyArray<string | JWK>;
 
@@ -63,8 +74,26 @@ export interface ResourceServerOptions<User = unknown> {
   clockToleranceSeconds?: number;
   /** `realm` of the `WWW-Authenticate` challenge. Default `api`; an invalid value is logged and replaced by it. */
   realm?: string;
-  /** RFC 8707: when set, an answer's `aud` (if present) must contain this value. */
+  /**
+   * This resource's identifier (RFC 8707): when set, an introspection answer's `aud` (if present) must contain it, and
+   * a JWT access token's `aud` must (RFC 9068 §4). Required with `accessTokenFormat` `jwt` or `auto`.
+   */
   audience?: string;
+  /**
+   * `opaque` (default): every token is introspected. `jwt`: every token must be an RFC 9068 JWT access token, validated
+   * here with the AS's keys. `auto`: a JWS whose `typ` is `at+jwt` is validated here, anything else introspected.
+   */
+  accessTokenFormat?: 'opaque' | 'jwt' | 'auto';
+  /** JWS algorithms allowed for JWT access tokens: asymmetric only. Default ES256, ES384, ES512, PS256, PS384, PS512, RS256, RS384, RS512, EdDSA. */
+  accessTokenSigningAlgs?: AsymmetricSigningAlgorithm[];
+  /** Also introspect a JWT access token once it is valid here (for an AS that can: revocation is then seen). Default false. */
+  introspectJwtAccessTokens?: boolean;
+  /**
+   * More authorization servers, by name. The top-level options describe the default one (named `default`); each
+   * entry here is a whole set of them for another AS (its own issuer, client, keys, cache and breaker). Routes pick
+   * theirs with `@AuthorizationServers(...)`; a JWT access token is routed by its `iss`.
+   */
+  authorizationServers?: Record<string, AuthorizationServerOptions>;
   /**
    * An active answer must carry `token_type` (`Bearer`). Default true: oidc-provider introspects refresh tokens as
    * active without `token_type`. `false` admits a missing `token_type` (for an AS that never sends it).

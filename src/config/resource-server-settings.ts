@@ -21,6 +21,8 @@ import {
 } from 'class-validator';
 import type { ResolveUser } from '../principal.js';
 import {
+  ASYMMETRIC_SIGNING_ALGORITHMS,
+  type AsymmetricSigningAlgorithm,
   CONTENT_ENCRYPTION_ALGORITHMS,
   type ContentEncryptionAlgorithm,
   KEY_MANAGEMENT_ALGORITHMS,
@@ -29,7 +31,7 @@ import {
   type SigningAlgorithm,
 } from './algorithms.js';
 import { environmentSourceOf } from './environment.js';
-import type { PrivateKeyInput, ResourceServerOptions } from './resource-server-options.js';
+import type { AuthorizationServerOptions, PrivateKeyInput, ResourceServerOptions } from './resource-server-options.js';
 
 const HTTP_URL = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -205,6 +207,26 @@ export class ResourceServerSettings {
   @IsBoolean({ message: 'must be true or false' })
   allowTokensWithoutSubject = false;
 
+  @IsIn(['opaque', 'jwt', 'auto'], { message: 'must be opaque, jwt or auto' })
+  accessTokenFormat: 'opaque' | 'jwt' | 'auto' = 'opaque';
+
+  @IsIn(ASYMMETRIC_SIGNING_ALGORITHMS, {
+    each: true,
+    message: `may only hold ${ASYMMETRIC_SIGNING_ALGORITHMS.join(', ')} (never none, never HS*)`,
+  })
+  @ArrayNotEmpty({ message: 'must name at least one algorithm' })
+  @IsArray({ message: 'must be a list' })
+  accessTokenSigningAlgs: AsymmetricSigningAlgorithm[] = ASYMMETRIC_SIGNING_ALGORITHMS.filter(
+    (alg) => alg !== 'Ed25519',
+  );
+
+  @IsBoolean({ message: 'must be true or false' })
+  introspectJwtAccessTokens = false;
+
+  /** Validated entry by entry (validateOptions), each as a whole set of options. */
+  @Allow()
+  authorizationServers?: Record<string, AuthorizationServerOptions>;
+
   @ValidateNested()
   cache = new CacheSettings();
 
@@ -232,10 +254,22 @@ export class ResourceServerSettings {
   resolveUser?: ResolveUser;
 }
 
-/** The outcome of validation: settings, or the problems (one per setting, never a value of a secret). */
+/** The name of the authorization server the top-level options describe. */
+export const DEFAULT_AUTHORIZATION_SERVER = 'default';
+
+/**
+ * The outcome of validation: settings (those of the default authorization server, which also hold the module-wide
+ * ones) and every authorization server's by name, `default` first; or the problems (one per setting, never a value
+ * of a secret).
+ */
 export type ValidatedOptions =
-  | { settings: ResourceServerSettings; problems: []; warnings: string[] }
-  | { settings?: undefined; problems: string[]; warnings: string[] };
+  | {
+      settings: ResourceServerSettings;
+      servers: ReadonlyMap<string, ResourceServerSettings>;
+      problems: [];
+      warnings: string[];
+    }
+  | { settings?: undefined; servers?: undefined; problems: string[]; warnings: string[] };
 
 /** A copy of `target` with the defined values of `source` (an `undefined` option keeps the default). */
 function assignDefined<T extends object>(target: T, source: object | undefined): T {
@@ -287,6 +321,47 @@ function warningsOf(settings: ResourceServerSettings): string[] {
  * options came from the environment). Never throws.
  */
 export function validateOptions(options: ResourceServerOptions): ValidatedOptions {
+  const { authorizationServers, ...own } = options;
+  const top = validateOne(own, '');
+  const problems = [...top.problems];
+  const warnings = [...top.warnings];
+  const servers = new Map<string, ResourceServerSettings>();
+  if (top.settings) servers.set(DEFAULT_AUTHORIZATION_SERVER, top.settings);
+  if (authorizationServers !== undefined) {
+    if (
+      typeof authorizationServers !== 'object' ||
+      authorizationServers === null ||
+      Array.isArray(authorizationServers)
+    ) {
+      problems.push('authorizationServers must be an object of named options');
+    } else {
+      for (const [name, entry] of Object.entries(authorizationServers)) {
+        const prefix = `authorizationServers.${name}.`;
+        if (!/^[A-Za-z0-9_-]{1,64}$/.test(name) || name === DEFAULT_AUTHORIZATION_SERVER) {
+          problems.push(`authorizationServers: a name must be 1 to 64 letters, digits, _ or -, and not "default"`);
+          continue;
+        }
+        const one = validateOne((entry ?? {}) as ResourceServerOptions, prefix);
+        problems.push(...one.problems);
+        warnings.push(...one.warnings.map((warning) => `${prefix}${warning}`));
+        if (one.settings) servers.set(name, one.settings);
+      }
+    }
+  }
+  const issuers = [...servers.values()].map((server) => server.issuer);
+  if (new Set(issuers).size !== issuers.length) {
+    problems.push('authorizationServers: two authorization servers share one issuer (tokens are routed by it)');
+  }
+  if (problems.length > 0 || !top.settings) return { problems: [...new Set(problems)], warnings };
+  top.settings.authorizationServers = undefined;
+  return { settings: top.settings, servers, problems: [], warnings };
+}
+
+/** One authorization server's options (the top-level ones, or an entry of `authorizationServers`) → settings. */
+function validateOne(
+  options: ResourceServerOptions,
+  prefix: string,
+): { settings?: ResourceServerSettings; problems: string[]; warnings: string[] } {
   const warnings: string[] = [];
   const shapeProblems: string[] = [];
   const { cache, circuitBreaker, realm, ...flat } = options;
@@ -312,8 +387,18 @@ export function validateOptions(options: ResourceServerOptions): ValidatedOption
     forbidNonWhitelisted: true,
   });
   const problems = [
-    ...new Set([...(environmentSourceOf(options)?.problems ?? []), ...shapeProblems, ...problemsOf(errors, options)]),
+    ...new Set([
+      ...(environmentSourceOf(options)?.problems ?? []),
+      ...shapeProblems.map((problem) => `${prefix}${problem}`),
+      ...problemsOf(errors, options, prefix),
+    ]),
   ];
+  if (problems.length === 0 && settings.accessTokenFormat !== 'opaque' && settings.audience === undefined) {
+    // RFC 9068 §4: the resource server must check that a JWT access token's aud names it.
+    problems.push(
+      `${prefix}audience is required with accessTokenFormat ${settings.accessTokenFormat} (RFC 9068: a JWT access token's aud must name this resource)`,
+    );
+  }
   if (problems.length > 0) return { problems, warnings };
   return { settings, problems: [], warnings: [...warnings, ...warningsOf(settings)] };
 }

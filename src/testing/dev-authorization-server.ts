@@ -181,6 +181,11 @@ export interface DevProvider {
   };
 }
 
+interface IdTokenModel {
+  scope: string;
+  issue(options: { use: 'idtoken' }): Promise<string>;
+}
+
 /** Options of `resourceServerOptions()` and `environment()`. */
 export interface ResourceServerSettingsInput {
   /** Which registered resource server. Default: the first one. */
@@ -220,6 +225,14 @@ export interface DevAuthorizationServer {
   readonly signingKeys: readonly JWK[];
   /** Mint a real access token with the provider's own models (AccessToken + Grant), for `sub`, issued to SP `clientId`, with `scopes`. */
   issueAccessToken(input: IssueAccessTokenInput): Promise<string>;
+  /**
+   * Mint an RFC 9068 JWT access token (`typ: at+jwt`) for the resource `audience`, signed with the provider's key for
+   * `alg` (default ES256), as oidc-provider issues them with resource indicators. It is validated by the resource
+   * server with the AS's keys; oidc-provider does not introspect it (400 unsupported_token_type).
+   */
+  issueJwtAccessToken(input: IssueAccessTokenInput & { audience: string; alg?: 'ES256' | 'RS256' }): Promise<string>;
+  /** Mint an ID token of `sub` for the SP `clientId`: a signed JWT that is not an access token. */
+  issueIdToken(input: { sub: string; clientId: string }): Promise<string>;
   /** The `sub` a resource server sees at introspection for a token of `clientId` minted for account `sub`. */
   subjectFor(sub: string, clientId: string): Promise<string>;
   /** Token becomes inactive at introspection. */
@@ -742,6 +755,45 @@ class DevAuthorizationServerImpl implements DevAuthorizationServer {
     });
     // Opaque format (no resource indicator => no resource server format): save() returns the token value.
     return accessToken.save();
+  }
+
+  async issueJwtAccessToken({
+    audience,
+    alg = 'ES256',
+    ...input
+  }: IssueAccessTokenInput & { audience: string; alg?: 'ES256' | 'RS256' }): Promise<string> {
+    const provider = this.#provider;
+    const client = await provider.Client.find(input.clientId);
+    if (!client) throw new Error(`unknown client_id ${input.clientId}`);
+    const scope = [...new Set(input.scopes)].join(' ');
+    const grant = new provider.Grant({ accountId: input.sub, clientId: input.clientId });
+    if (scope) grant.addOIDCScope(scope);
+    const grantId = await grant.save();
+    const AccessToken = provider.AccessToken as unknown as new (input: Record<string, unknown>) => {
+      save(): Promise<string>;
+    };
+    // A resource server with accessTokenFormat 'jwt' (what the resourceIndicators feature resolves): oidc-provider
+    // then issues an RFC 9068 token, typ at+jwt, signed with its key for `alg`.
+    return new AccessToken({
+      accountId: input.sub,
+      client,
+      grantId,
+      scope: scope || undefined,
+      gty: 'authorization_code',
+      aud: audience,
+      resourceServer: { audience, accessTokenFormat: 'jwt', jwt: { sign: { alg } } },
+      ...(input.expiresInSeconds !== undefined ? { expiresIn: input.expiresInSeconds } : {}),
+    }).save();
+  }
+
+  async issueIdToken({ sub, clientId }: { sub: string; clientId: string }): Promise<string> {
+    const client = await this.#provider.Client.find(clientId);
+    if (!client) throw new Error(`unknown client_id ${clientId}`);
+    const IdToken = (this.#provider as unknown as { IdToken: new (claims: object, options: object) => IdTokenModel })
+      .IdToken;
+    const idToken = new IdToken({ sub }, { client });
+    idToken.scope = 'openid';
+    return idToken.issue({ use: 'idtoken' });
   }
 
   async subjectFor(sub: string, clientId: string): Promise<string> {

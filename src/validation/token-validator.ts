@@ -20,6 +20,7 @@ import {
 } from '../errors.js';
 import { LOGGER_CONTEXT } from '../logger.js';
 import type { ResourceServerPrincipal, TokenIntrospection } from '../principal.js';
+import { isJwtAccessToken } from '../authorization-server/jwt-access-token.js';
 import { assertScopes, principalFromIntrospection } from './token-policy.js';
 
 /** What a call to `validate` may carry besides the token (each way of guarding builds it from the request and route). */
@@ -94,8 +95,13 @@ export class CachingTokenValidator extends TokenValidator implements OnApplicati
     return outcome;
   }
 
-  /** The shared tier first (its proof verified again), else the AS; a fresh AS answer is shared for the others. */
+  /**
+   * A JWT access token (by `accessTokenFormat`) is validated here; anything else is introspected: the shared tier
+   * first (its proof verified again), else the AS; a fresh AS answer is shared for the others.
+   */
   private async introspect(token: string, key: string, deadline: number): Promise<LoadedOutcome> {
+    const format = this.settings.accessTokenFormat;
+    if (format === 'jwt' || (format === 'auto' && isJwtAccessToken(token))) return this.validateHere(token, deadline);
     const now = this.now();
     const stored = this.shared ? await this.fromSharedStore(key) : undefined;
     if (stored) {
@@ -115,6 +121,25 @@ export class CachingTokenValidator extends TokenValidator implements OnApplicati
     const loaded = { outcome, expiresAt: expiryOf(outcome) };
     this.shared?.set(key, answer.proof, lifetimesOf(loaded, this.cacheOptions, now).freshMs);
     return loaded;
+  }
+
+  /** RFC 9068: a JWT access token validated with the AS's keys (and, with introspectJwtAccessTokens, at the AS). */
+  private async validateHere(token: string, deadline: number): Promise<LoadedOutcome> {
+    const now = this.now();
+    let claims: TokenIntrospection;
+    try {
+      if (!isJwtAccessToken(token))
+        throw new InvalidTokenError('the access token is not a JWT access token (typ at+jwt)');
+      claims = await this.client.verifyAccessToken(token);
+      // The AS's word wins: an AS that can introspect its JWT access tokens tells about their revocation.
+      if (this.settings.introspectJwtAccessTokens)
+        claims = (await this.client.fetchIntrospection(token, deadline)).claims;
+    } catch (error) {
+      if (error instanceof InvalidTokenError) return { outcome: error };
+      throw error;
+    }
+    const outcome = this.outcomeOf(claims, now);
+    return { outcome, expiresAt: expiryOf(outcome), untilExpiry: !this.settings.introspectJwtAccessTokens };
   }
 
   private async fromSharedStore(key: string): Promise<{ claims: TokenIntrospection; expiresAt: number } | undefined> {

@@ -41,6 +41,10 @@ class StubClient extends AuthorizationServerClient {
   verifyConnection(): never {
     throw new Error('not used');
   }
+  verifyAccessToken(token: string): Promise<TokenIntrospection> {
+    this.calls.push({ token, deadline: -1 });
+    return this.answer(token).then((answer) => answer.claims);
+  }
 }
 
 let now = START;
