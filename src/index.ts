@@ -4,7 +4,12 @@ export { ResourceServerGuard } from './auth/resource-server.guard.js';
 export { ServiceProvidersGuard } from './auth/service-providers.guard.js';
 export { Public, PUBLIC_ROUTE } from './auth/public.decorator.js';
 export { principalOf } from './auth/request-principal.js';
-export { AllowedServiceProviders, ALLOWED_SERVICE_PROVIDERS } from './auth/allowed-service-providers.decorator.js';
+export {
+  AllowedServiceProviders,
+  ALLOWED_SERVICE_PROVIDERS,
+  type ServiceProviderIds,
+} from './auth/allowed-service-providers.decorator.js';
+export { AuthorizationServers, AUTHORIZATION_SERVERS } from './auth/authorization-servers.decorator.js';
 export { RESOURCE_SERVER_STRATEGY, ResourceServerStrategy } from './auth/resource-server.strategy.js';
 export { FallbackStrategy } from './auth/fallback.strategy.js';
 export { ResourceServerHttpException } from './auth/error-response.js';
@@ -21,6 +26,7 @@ export type {
   ResourceServerModuleExtras,
   ResourceServerCacheOptions,
   ResourceServerCircuitBreakerOptions,
+  AuthorizationServerOptions,
   PrivateKeyInput,
 } from './config/resource-server-options.js';
 export type { SigningAlgorithm, KeyManagementAlgorithm, ContentEncryptionAlgorithm } from './config/algorithms.js';

@@ -18,19 +18,37 @@ import {
 } from './authorization-server/authorization-server-client.js';
 import { SharedIntrospectionStore } from './cache/shared-introspection-store.js';
 import type { ResourceServerOptions } from './config/resource-server-options.js';
-import { isValidRealm, type ResourceServerSettings, validateOptions } from './config/resource-server-settings.js';
+import {
+  DEFAULT_AUTHORIZATION_SERVER,
+  isValidRealm,
+  type ResourceServerSettings,
+  validateOptions,
+} from './config/resource-server-settings.js';
 import { ResourceServerNotConfiguredError } from './errors.js';
 import { type DecryptionKey, KeyLoadingProblem, loadDecryptionKeys, publicJwks } from './keys/decryption-keys.js';
 import { LOGGER_CONTEXT } from './logger.js';
 import { RESOURCE_SERVER_OPTIONS } from './resource-server.module-definition.js';
 import { ResourceServerStartupError, StartupCheck } from './resource-server.startup.js';
 import { RESOURCE_SERVER_JWKS, RESOURCE_SERVER_STATE } from './resource-server.tokens.js';
+import {
+  type AuthorizationServerRuntime,
+  AuthorizationServerRegistry,
+  RoutingTokenValidator,
+} from './validation/authorization-servers.js';
 import { CachingTokenValidator, TokenValidator, UnconfiguredTokenValidator } from './validation/token-validator.js';
+
+/** One authorization server's settings and the RS keys it encrypts to. */
+export interface AuthorizationServerState {
+  readonly settings: ResourceServerSettings;
+  readonly decryptionKeys: readonly DecryptionKey[];
+}
 
 /** What the module runs on: settings and keys when they are valid, else the problems (the app still boots). */
 export interface ResourceServerState {
+  /** The default authorization server's settings, which also hold the module-wide ones. */
   readonly settings?: ResourceServerSettings;
-  readonly decryptionKeys: readonly DecryptionKey[];
+  /** Every authorization server by name, `default` first (empty when unconfigured). */
+  readonly servers: ReadonlyMap<string, AuthorizationServerState>;
   /** Each makes the module answer 503; logged once at start-up. */
   readonly problems: readonly string[];
   /** Logged once at start-up; the module works. */
@@ -43,16 +61,26 @@ const logger = new Logger(LOGGER_CONTEXT);
 
 /** Options → state: validated settings with keys imported once, or the list of problems (never a throw). */
 export async function loadResourceServerState(options: ResourceServerOptions): Promise<ResourceServerState> {
-  const { settings, problems, warnings } = validateOptions(options);
+  const { settings, servers, problems, warnings } = validateOptions(options);
   const realm = isValidRealm(options.realm) ? options.realm : 'api';
-  if (settings === undefined) return { decryptionKeys: [], problems, warnings, realm };
-  try {
-    const decryptionKeys = await loadDecryptionKeys(settings.privateKeys, settings.encryptionAlg);
-    return { settings, decryptionKeys, problems: [], warnings, realm };
-  } catch (error) {
-    const problem = error instanceof KeyLoadingProblem ? error.message : 'privateKeys: the keys cannot be loaded';
-    return { decryptionKeys: [], problems: [problem], warnings, realm };
+  if (settings === undefined) return { servers: new Map(), problems, warnings, realm };
+  const loaded = new Map<string, AuthorizationServerState>();
+  const keyProblems: string[] = [];
+  for (const [name, server] of servers) {
+    const prefix = name === DEFAULT_AUTHORIZATION_SERVER ? '' : `authorizationServers.${name}.`;
+    try {
+      loaded.set(name, {
+        settings: server,
+        decryptionKeys: await loadDecryptionKeys(server.privateKeys, server.encryptionAlg),
+      });
+    } catch (error) {
+      keyProblems.push(
+        `${prefix}${error instanceof KeyLoadingProblem ? error.message : 'privateKeys: the keys cannot be loaded'}`,
+      );
+    }
   }
+  if (keyProblems.length > 0) return { servers: new Map(), problems: keyProblems, warnings, realm };
+  return { settings, servers: loaded, problems: [], warnings, realm };
 }
 
 /**
@@ -82,6 +110,7 @@ async function connectSharedStore(settings: ResourceServerSettings): Promise<Sha
 
 /** Registering with Passport is the constructor's side effect; the fallback takes the name when unconfigured. */
 const STRATEGY = Symbol('nest-resource-server:strategy');
+const SHUTDOWN = Symbol('nest-resource-server:shutdown');
 
 /**
  * The module's providers. "Unconfigured" is decided here, once: every configured class takes non-optional settings,
@@ -107,27 +136,58 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
   {
     provide: AUTH_SETTINGS,
     inject: [RESOURCE_SERVER_STATE],
-    useFactory: ({ settings, realm }: ResourceServerState): AuthSettings => ({
+    useFactory: ({ settings, servers, realm }: ResourceServerState): AuthSettings => ({
       realm,
-      allowedServiceProviders: settings?.allowedServiceProviders ?? [],
+      authorizationServers: new Map(
+        [...servers].map(([name, server]) => [
+          name,
+          { issuer: server.settings.issuer, allowedServiceProviders: server.settings.allowedServiceProviders },
+        ]),
+      ),
       resolveUser: settings?.resolveUser,
     }),
   },
   {
-    provide: AuthorizationServerClient,
+    // Each AS has its own client (breaker, limit, keys) and validator (cache); none when unconfigured.
+    provide: AuthorizationServerRegistry,
     inject: [RESOURCE_SERVER_STATE],
-    useFactory: (state: ResourceServerState) =>
-      state.settings
-        ? new HttpAuthorizationServerClient(state.settings, state.decryptionKeys)
-        : new UnconfiguredAuthorizationServerClient(),
+    useFactory: async ({ servers }: ResourceServerState) => {
+      const runtimes = new Map<string, AuthorizationServerRuntime>();
+      for (const [name, { settings, decryptionKeys }] of servers) {
+        const client = new HttpAuthorizationServerClient(settings, decryptionKeys);
+        const validator = new CachingTokenValidator(settings, client, await connectSharedStore(settings));
+        runtimes.set(name, { name, settings, client, validator });
+      }
+      return new AuthorizationServerRegistry(runtimes);
+    },
   },
   {
+    provide: AuthorizationServerClient,
+    inject: [RESOURCE_SERVER_STATE, AuthorizationServerRegistry],
+    useFactory: (state: ResourceServerState, servers: AuthorizationServerRegistry) =>
+      state.settings ? servers.default.client : new UnconfiguredAuthorizationServerClient(),
+  },
+  {
+    // One AS (the usual case): its own validator, no routing step on the hot path.
     provide: TokenValidator,
-    inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient],
-    useFactory: async (state: ResourceServerState, client: AuthorizationServerClient) =>
-      state.settings
-        ? new CachingTokenValidator(state.settings, client, await connectSharedStore(state.settings))
-        : new UnconfiguredTokenValidator(),
+    inject: [RESOURCE_SERVER_STATE, AuthorizationServerRegistry],
+    useFactory: (state: ResourceServerState, servers: AuthorizationServerRegistry) => {
+      if (!state.settings) return new UnconfiguredTokenValidator();
+      return servers.byName.size === 1 ? servers.default.validator : new RoutingTokenValidator(servers);
+    },
+  },
+  {
+    // Closes what the runtimes hold (HTTP pools, Redis connections) once, whichever provider exposes them.
+    provide: SHUTDOWN,
+    inject: [AuthorizationServerRegistry],
+    useFactory: (servers: AuthorizationServerRegistry) => ({
+      onApplicationShutdown: async () => {
+        for (const server of servers.byName.values()) {
+          await server.client.close();
+          await server.validator.close();
+        }
+      },
+    }),
   },
   {
     provide: STRATEGY,
@@ -144,7 +204,11 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
           throw toHttpException(new ResourceServerNotConfiguredError(), auth.realm);
         };
       }
-      const document = publicJwks(state.decryptionKeys);
+      // The keys of every AS, once each (two ASs may encrypt to the same key).
+      const keys = new Map(
+        [...state.servers.values()].flatMap(({ decryptionKeys }) => decryptionKeys.map((key) => [key.kid, key])),
+      );
+      const document = publicJwks([...keys.values()]);
       return () => document;
     },
   },
@@ -162,6 +226,7 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
 /** What the module exports to the app (it is global). */
 export const RESOURCE_SERVER_EXPORTS = [
   AUTH_SETTINGS,
+  AuthorizationServerRegistry,
   RoutePolicies,
   AuthorizationServerClient,
   TokenValidator,

@@ -4,8 +4,11 @@ import type { ResolveUser } from '../principal.js';
 export interface AuthSettings {
   /** Realm of RFC 6750 challenges; always a valid quoted-string content. */
   readonly realm: string;
-  /** The service providers a bare `@AllowedServiceProviders()` admits. */
-  readonly allowedServiceProviders: readonly string[];
+  /**
+   * Every authorization server by name (`default` for the top-level options): its issuer (which principals carry)
+   * and the service providers a bare `@AllowedServiceProviders()` admits from it.
+   */
+  readonly authorizationServers: ReadonlyMap<string, { issuer: string; allowedServiceProviders: readonly string[] }>;
   readonly resolveUser?: ResolveUser;
 }
 

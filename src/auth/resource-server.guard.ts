@@ -29,7 +29,7 @@ export class ResourceServerGuard implements CanActivate {
     if (policy.isPublic) return true;
     const request = context.switchToHttp().getRequest<UserCarrier>();
     try {
-      const principal = this.validator.validate(extractBearerToken(request));
+      const principal = this.validator.validate(extractBearerToken(request), policy.validation);
       if (principal instanceof Promise) {
         return principal
           .then((p) => this.authorize(request, p, policy))

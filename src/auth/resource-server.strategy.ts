@@ -59,11 +59,12 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
 
   async validate(request: object, token: string): Promise<unknown> {
     try {
-      const principal = await this.validator.validate(token);
       const context = routeContextOf(request);
       if (context === undefined) throw this.unknownRoute();
+      const policy = this.policies.of(context);
+      const principal = await this.validator.validate(token, policy.validation);
       setPrincipal(request, principal);
-      return await admit(request, principal, this.policies.of(context), this.settings.resolveUser);
+      return await admit(request, principal, policy, this.settings.resolveUser);
     } catch (error) {
       const known =
         error instanceof ResourceServerError

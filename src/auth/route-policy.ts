@@ -2,7 +2,9 @@ import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { ResourceServerPrincipal } from '../principal.js';
 import { ServiceProviderNotAllowedError } from '../errors.js';
-import { ALLOWED_SERVICE_PROVIDERS } from './allowed-service-providers.decorator.js';
+import type { ValidationCall } from '../validation/token-validator.js';
+import { ALLOWED_SERVICE_PROVIDERS, type ServiceProviderIds } from './allowed-service-providers.decorator.js';
+import { AUTHORIZATION_SERVERS } from './authorization-servers.decorator.js';
 import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
 import { isPublicRoute } from './public.decorator.js';
 
@@ -10,35 +12,38 @@ import { isPublicRoute } from './public.decorator.js';
 export interface RoutePolicy {
   /** `@Public()`: the guard lets every request through without reading a token. */
   readonly isPublic: boolean;
-  /** The service providers the route admits; empty when the route names none (default deny). */
-  readonly serviceProviders: ReadonlySet<string>;
+  /** By issuer, the service providers the route admits; empty when the route names none (default deny). */
+  readonly serviceProviders: ReadonlyMap<string, ReadonlySet<string>>;
+  /** What the validator must know of the route: the authorization servers it accepts (undefined: the default one). */
+  readonly validation?: ValidationCall;
 }
 
 /**
- * Default deny: the principal's service provider must be one the route names. Throws ServiceProviderNotAllowedError
- * otherwise. The one policy step of every way of guarding a route (guard, Passport strategy, ServiceProvidersGuard).
+ * Default deny: the principal's service provider, at the AS that vouched for it, must be one the route names. Throws
+ * ServiceProviderNotAllowedError otherwise. The one policy step of every way of guarding a route (guard, Passport
+ * strategy, ServiceProvidersGuard).
  */
 export function assertServiceProviderAllowed(principal: ResourceServerPrincipal, policy: RoutePolicy): void {
-  if (!policy.serviceProviders.has(principal.serviceProvider)) {
+  if (policy.serviceProviders.get(principal.issuer)?.has(principal.serviceProvider) !== true) {
     throw new ServiceProviderNotAllowedError('this service provider may not call this endpoint');
   }
 }
 
+const DEFAULT = 'default';
+
 /**
- * Route metadata (`@AllowedServiceProviders`, `@Public`) → RoutePolicy, memoised per controller class and handler
- * (a handler inherited by two controllers may have two policies): `Reflector` is not read on the hot path.
+ * Route metadata (`@AllowedServiceProviders`, `@AuthorizationServers`, `@Public`) → RoutePolicy, memoised per
+ * controller class and handler (a handler inherited by two controllers may have two policies): `Reflector` is not read
+ * on the hot path.
  */
 @Injectable()
 export class RoutePolicies {
   private readonly byClass = new WeakMap<object, WeakMap<object, RoutePolicy>>();
-  private readonly moduleList: readonly string[];
 
   constructor(
     private readonly reflector: Reflector,
-    @Inject(AUTH_SETTINGS) settings: AuthSettings,
-  ) {
-    this.moduleList = settings.allowedServiceProviders;
-  }
+    @Inject(AUTH_SETTINGS) private readonly settings: AuthSettings,
+  ) {}
 
   of(context: ExecutionContext): RoutePolicy {
     const type = context.getClass();
@@ -52,12 +57,41 @@ export class RoutePolicies {
 
   private resolve(handler: object, type: object): RoutePolicy {
     const targets = [handler as () => unknown, type as new () => unknown];
-    // The handler's list replaces the class's; `@AllowedServiceProviders()` with no ids means the module's list.
-    const list = this.reflector.getAllAndOverride<string[] | undefined>(ALLOWED_SERVICE_PROVIDERS, targets);
-    const ids = list === undefined ? [] : list.length === 0 ? this.moduleList : list;
+    // The handler's lists replace the class's.
+    const servers = this.reflector.getAllAndOverride<string[] | undefined>(AUTHORIZATION_SERVERS, targets);
+    const list = this.reflector.getAllAndOverride<ServiceProviderIds[] | undefined>(ALLOWED_SERVICE_PROVIDERS, targets);
     return Object.freeze({
       isPublic: isPublicRoute(handler, type),
-      serviceProviders: new Set(ids),
+      serviceProviders: this.serviceProviders(list, servers?.length ? servers : [DEFAULT]),
+      validation: servers?.length ? Object.freeze({ authorizationServers: Object.freeze([...servers]) }) : undefined,
     });
+  }
+
+  /**
+   * issuer → ids. No decorator: none. A bare decorator: the `allowedServiceProviders` of each AS the route accepts.
+   * A plain id: a client of the default AS; `{ name: ids }`: clients of the AS of that name.
+   */
+  private serviceProviders(
+    list: ServiceProviderIds[] | undefined,
+    servers: readonly string[],
+  ): ReadonlyMap<string, ReadonlySet<string>> {
+    const byIssuer = new Map<string, Set<string>>();
+    const add = (name: string, ids: readonly string[]) => {
+      const issuer = this.settings.authorizationServers.get(name)?.issuer;
+      if (issuer === undefined) return;
+      const set = byIssuer.get(issuer) ?? new Set<string>();
+      for (const id of ids) set.add(id);
+      byIssuer.set(issuer, set);
+    };
+    if (list === undefined) return byIssuer;
+    if (list.length === 0) {
+      for (const name of servers)
+        add(name, this.settings.authorizationServers.get(name)?.allowedServiceProviders ?? []);
+    }
+    for (const entry of list) {
+      if (typeof entry === 'string') add(DEFAULT, [entry]);
+      else for (const [name, ids] of Object.entries(entry)) add(name, ids);
+    }
+    return byIssuer;
   }
 }

@@ -1,5 +1,4 @@
 import { setTimeout } from 'node:timers/promises';
-import type { OnApplicationShutdown } from '@nestjs/common';
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { isSymmetricSigningAlg } from '../config/algorithms.js';
 import type { ResourceServerSettings } from '../config/resource-server-settings.js';
@@ -170,7 +169,7 @@ function parseJsonDocument(response: HttpResponse, what: string): Record<string,
 }
 
 /** The AS client over HTTP: one pooled agent, a circuit breaker, a bounded number of calls with one deadline each. */
-export class HttpAuthorizationServerClient extends AuthorizationServerClient implements OnApplicationShutdown {
+export class HttpAuthorizationServerClient extends AuthorizationServerClient {
   private readonly http: AuthorizationServerHttpClient;
   private readonly breaker: CircuitBreaker;
   private readonly limit: ConcurrencyLimit;
@@ -425,7 +424,8 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
     return { problems, notes };
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Closes the HTTP pool (the module calls it at shutdown). */
+  async close(): Promise<void> {
     await this.http.close();
   }
 }

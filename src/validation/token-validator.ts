@@ -1,4 +1,4 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import type {
   AuthorizationServerClient,
   IntrospectionAnswer,
@@ -54,7 +54,7 @@ const expiryOf = (outcome: IntrospectionOutcome): number | undefined =>
  * The cache first (synchronous on a hit: no crypto, no promise), else one shared introspection. Scopes are judged on
  * every call from the cached principal, never cached as a decision.
  */
-export class CachingTokenValidator extends TokenValidator implements OnApplicationShutdown {
+export class CachingTokenValidator extends TokenValidator {
   private readonly logger = new Logger(LOGGER_CONTEXT);
   readonly cache: IntrospectionCache;
   private readonly cacheOptions: Parameters<typeof lifetimesOf>[1];
@@ -75,7 +75,7 @@ export class CachingTokenValidator extends TokenValidator implements OnApplicati
     this.cache = new IntrospectionCache({ maxEntries: settings.cache.maxEntries, ...this.cacheOptions, now });
   }
 
-  validate(token: string): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
+  validate(token: string, _call?: ValidationCall): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
     const key = IntrospectionCache.key(token);
     const cached = this.cache.get(key);
     if (cached !== undefined && this.now() < cached.freshUntil) return this.judge(cached.outcome);
@@ -189,7 +189,8 @@ export class CachingTokenValidator extends TokenValidator implements OnApplicati
     throw new AuthorizationServerUnavailableError('unexpected failure while checking the token', { cause: error });
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Closes the shared tier's connection (the module calls it at shutdown). */
+  async close(): Promise<void> {
     await this.shared?.close();
   }
 }

@@ -64,7 +64,7 @@ function expectConfigured(moduleRef: Awaited<ReturnType<typeof compile>>['module
   expect(moduleRef.get(AuthorizationServerClient)).toBeInstanceOf(HttpAuthorizationServerClient);
   expect(moduleRef.get<AuthSettings>(AUTH_SETTINGS)).toEqual({
     realm: 'wiring',
-    allowedServiceProviders: ['sp-m'],
+    authorizationServers: new Map([['default', { issuer: 'https://as.example', allowedServiceProviders: ['sp-m'] }]]),
     resolveUser: undefined,
   });
   expect(moduleRef.get(ResourceServerGuard)).toBeInstanceOf(ResourceServerGuard);
@@ -114,7 +114,10 @@ describe('ResourceServerModule wiring', () => {
     try {
       const { moduleRef } = await compile([ResourceServerModule.forRoot()]);
       expect(moduleRef.get(TokenValidator)).toBeInstanceOf(CachingTokenValidator);
-      expect(moduleRef.get<AuthSettings>(AUTH_SETTINGS).allowedServiceProviders).toEqual(['sp-m']);
+      expect(moduleRef.get<AuthSettings>(AUTH_SETTINGS).authorizationServers.get('default')).toEqual({
+        issuer: OPTIONS.issuer,
+        allowedServiceProviders: ['sp-m'],
+      });
       await moduleRef.close();
     } finally {
       process.env = saved;
@@ -129,7 +132,7 @@ describe('ResourceServerModule wiring', () => {
     expect(moduleRef.get(AuthorizationServerClient)).toBeInstanceOf(UnconfiguredAuthorizationServerClient);
     expect(moduleRef.get<AuthSettings>(AUTH_SETTINGS)).toEqual({
       realm: 'wiring',
-      allowedServiceProviders: [],
+      authorizationServers: new Map(),
       resolveUser: undefined,
     });
     expect(logger.lines.filter((line) => line.startsWith('error'))).toEqual([

@@ -61,7 +61,11 @@ function contextFor(method: keyof Documents, headers: Record<string, string> = {
 }
 
 function guard(validator: TokenValidator, settings: Partial<AuthSettings> = {}): ResourceServerGuard {
-  const auth: AuthSettings = { realm: 'api', allowedServiceProviders: [], ...settings };
+  const auth: AuthSettings = {
+    realm: 'api',
+    authorizationServers: new Map([['default', { issuer: 'https://as.example', allowedServiceProviders: [] }]]),
+    ...settings,
+  };
   return new ResourceServerGuard(new RoutePolicies(new Reflector(), auth), validator, auth);
 }
 

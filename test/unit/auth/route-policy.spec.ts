@@ -21,7 +21,10 @@ const principal = (serviceProvider: string): ResourceServerPrincipal => ({
   claims: { active: true, sub: 'user-1', client_id: serviceProvider },
 });
 
-const state = (allowedServiceProviders: string[]): AuthSettings => ({ realm: 'api', allowedServiceProviders });
+const state = (allowedServiceProviders: string[]): AuthSettings => ({
+  realm: 'api',
+  authorizationServers: new Map([['default', { issuer: 'https://as.example', allowedServiceProviders }]]),
+});
 
 const contextOf = (type: new () => object, method: string): ExecutionContext =>
   ({ getClass: () => type, getHandler: () => (type.prototype as Record<string, unknown>)[method] }) as ExecutionContext;
