@@ -108,6 +108,15 @@ async function connectSharedStore(settings: ResourceServerSettings): Promise<Sha
   }
 }
 
+/** The RS keys of every AS, once each (two ASs may encrypt to the same key). */
+function uniqueKeys(servers: ResourceServerState['servers']): DecryptionKey[] {
+  return [
+    ...new Map(
+      [...servers.values()].flatMap(({ decryptionKeys }) => decryptionKeys.map((key) => [key.kid, key])),
+    ).values(),
+  ];
+}
+
 /** Registering with Passport is the constructor's side effect; the fallback takes the name when unconfigured. */
 const STRATEGY = Symbol('nest-resource-server:strategy');
 const SHUTDOWN = Symbol('nest-resource-server:shutdown');
@@ -153,8 +162,10 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
     inject: [RESOURCE_SERVER_STATE],
     useFactory: async ({ servers }: ResourceServerState) => {
       const runtimes = new Map<string, AuthorizationServerRuntime>();
+      // /jwks serves the keys of every AS, and an AS may encrypt to any of them: an AS that encrypts decrypts with all.
+      const allKeys = uniqueKeys(servers);
       for (const [name, { settings, decryptionKeys }] of servers) {
-        const client = new HttpAuthorizationServerClient(settings, decryptionKeys);
+        const client = new HttpAuthorizationServerClient(settings, decryptionKeys.length > 0 ? allKeys : []);
         const validator = new CachingTokenValidator(settings, client, await connectSharedStore(settings));
         runtimes.set(name, { name, settings, client, validator });
       }
@@ -204,11 +215,7 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
           throw toHttpException(new ResourceServerNotConfiguredError(), auth.realm);
         };
       }
-      // The keys of every AS, once each (two ASs may encrypt to the same key).
-      const keys = new Map(
-        [...state.servers.values()].flatMap(({ decryptionKeys }) => decryptionKeys.map((key) => [key.kid, key])),
-      );
-      const document = publicJwks([...keys.values()]);
+      const document = publicJwks(uniqueKeys(state.servers));
       return () => document;
     },
   },
