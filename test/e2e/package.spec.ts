@@ -34,7 +34,7 @@ describe('npm package', () => {
 
   afterAll(async () => {
     if (work) await rm(work, { recursive: true, force: true });
-  });
+  }, TIMEOUT);
 
   it('packs only dist/, README.md and package.json', () => {
     const paths = packed.files.map((file) => file.path);
