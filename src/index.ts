@@ -19,6 +19,7 @@ export {
   type IntrospectionAnswer,
 } from './authorization-server/authorization-server-client.js';
 export { TokenValidator } from './validation/token-validator.js';
+export { ResourceServerService } from './validation/resource-server.service.js';
 export { JwksController } from './jwks.controller.js';
 export { ENVIRONMENT_NAMES, optionsFromEnvironment, type EnvironmentReader } from './config/environment.js';
 export type {

@@ -35,6 +35,7 @@ import {
   AuthorizationServerRegistry,
   RoutingTokenValidator,
 } from './validation/authorization-servers.js';
+import { ResourceServerService } from './validation/resource-server.service.js';
 import { CachingTokenValidator, TokenValidator, UnconfiguredTokenValidator } from './validation/token-validator.js';
 
 /** One authorization server's settings and the RS keys it encrypts to. */
@@ -96,6 +97,7 @@ async function connectSharedStore(settings: ResourceServerSettings): Promise<Sha
       namespace: `${settings.issuer} ${settings.clientId}`,
       secret: redisSecret,
       commandTimeoutMs: Math.min(100, settings.timeoutMs),
+      maxEntryLifeMs: maxTtlSeconds * 1000,
     });
   } catch (error) {
     const missing = (error as { code?: unknown })?.code === 'ERR_MODULE_NOT_FOUND';
@@ -219,6 +221,12 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
       return () => document;
     },
   },
+  {
+    provide: ResourceServerService,
+    inject: [RESOURCE_SERVER_STATE, AuthorizationServerRegistry],
+    useFactory: (state: ResourceServerState, servers: AuthorizationServerRegistry) =>
+      new ResourceServerService(state.settings ? servers : undefined),
+  },
   { provide: APP_FILTER, useClass: ResourceServerExceptionFilter },
   // Runs before every route's guards: leaves the route on the request, for the Passport strategy's default deny.
   { provide: APP_GUARD, useClass: RouteContextGuard },
@@ -233,6 +241,7 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
 /** What the module exports to the app (it is global). */
 export const RESOURCE_SERVER_EXPORTS = [
   AUTH_SETTINGS,
+  ResourceServerService,
   AuthorizationServerRegistry,
   RoutePolicies,
   AuthorizationServerClient,

@@ -51,6 +51,8 @@ export class IntrospectionCache {
   private readonly positive?: LRUCache<string, CachedOutcome>;
   private readonly negative?: LRUCache<string, CachedOutcome>;
   private readonly inFlight = new Map<string, Promise<IntrospectionOutcome>>();
+  /** Counts invalidations, so that an answer loading while one happens is not stored. */
+  private invalidations = 0;
   private readonly now: () => number;
 
   constructor(private readonly options: IntrospectionCacheOptions) {
@@ -79,9 +81,11 @@ export class IntrospectionCache {
   load(key: string, load: () => Promise<LoadedOutcome>): Promise<IntrospectionOutcome> {
     const pending = this.inFlight.get(key);
     if (pending) return pending;
+    const invalidations = this.invalidations;
     const promise = load()
       .then((loaded) => {
-        this.store(key, loaded);
+        // An invalidation during the call may concern this answer: serve it to its waiters, do not keep it.
+        if (invalidations === this.invalidations) this.store(key, loaded);
         return loaded.outcome;
       })
       .finally(() => this.inFlight.delete(key));
@@ -99,6 +103,22 @@ export class IntrospectionCache {
     other?.delete(key);
     if (freshMs <= 0 || keepMs < 1) return;
     lru?.set(key, { outcome: loaded.outcome, freshUntil: now + freshMs }, { ttl: Math.floor(keepMs) });
+  }
+
+  /** Drops the outcome of one token (by its key). */
+  invalidate(key: string): void {
+    this.invalidations++;
+    this.positive?.delete(key);
+    this.negative?.delete(key);
+  }
+
+  /** Drops every positive outcome whose principal has this `sub`. A scan: invalidations are rare, lookups are not. */
+  invalidateSubject(sub: string): void {
+    this.invalidations++;
+    if (!this.positive) return;
+    for (const [key, { outcome }] of this.positive.entries()) {
+      if (!(outcome instanceof Error) && outcome.sub === sub) this.positive.delete(key);
+    }
   }
 
   get size(): number {

@@ -1,7 +1,8 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
+import { createHmac, hkdfSync } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import type { Redis } from 'ioredis';
 import { LOGGER_CONTEXT } from '../logger.js';
+import { open, seal } from './aead.js';
 
 export interface SharedIntrospectionStoreOptions {
   url: string;
@@ -11,8 +12,16 @@ export interface SharedIntrospectionStoreOptions {
   secret: string;
   /** Budget of one Redis command: past it the request goes to the AS instead. */
   commandTimeoutMs: number;
+  /** The longest life of an entry (cache.maxTtlSeconds): of a subject's list, and of an invalidation message. */
+  maxEntryLifeMs?: number;
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
+}
+
+/** Drop one token (by its cache key) or every token of a subject from the in-process caches. */
+export interface InvalidationMessage {
+  readonly type: 'token' | 'subject';
+  readonly value: string;
 }
 
 /** What the shared tier holds for a token: the AS's answer (the proof) and the absolute end of its life. */
@@ -23,8 +32,6 @@ export interface SharedEntry {
 }
 
 const VERSION = 'v2';
-const IV_BYTES = 12;
-const TAG_BYTES = 16;
 
 /** The Redis client and its lifecycle: ioredis is an optional peer, loaded only when the tier is on. */
 export type RedisConnector = (url: string, commandTimeoutMs: number) => Promise<Redis>;
@@ -53,6 +60,9 @@ export class SharedIntrospectionStore {
   private readonly logger = new Logger(LOGGER_CONTEXT);
   private readonly encryptionKey: Buffer;
   private readonly keyNamingKey: Buffer;
+  private readonly channelKey: Buffer;
+  private readonly channel: string;
+  private subscriber?: Redis;
   private readonly now: () => number;
   private healthy = true;
 
@@ -65,6 +75,8 @@ export class SharedIntrospectionStore {
       Buffer.from(hkdfSync('sha256', options.secret, options.namespace, `nest-resource-server cache ${purpose}`, 32));
     this.encryptionKey = derive('aes-256-gcm v2');
     this.keyNamingKey = derive('key v2');
+    this.channelKey = derive('invalidation v2');
+    this.channel = `nrs:v2:invalidate:${createHmac('sha256', this.keyNamingKey).update('channel').digest('base64url')}`;
     redis.on('error', (error: Error) => this.unhealthy(error));
     redis.on('ready', () => {
       if (!this.healthy) this.logger.log('shared cache reachable again');
@@ -116,41 +128,100 @@ export class SharedIntrospectionStore {
   }
 
   private open(redisKey: string, value: string): SharedEntry | undefined {
-    const parts = value.split('.');
-    if (parts.length !== 5 || parts[0] !== VERSION || !/^\d{1,15}$/.test(parts[1]!)) return undefined;
-    const expiresAt = Number(parts[1]);
-    const iv = Buffer.from(parts[2]!, 'base64url');
-    const ciphertext = Buffer.from(parts[3]!, 'base64url');
-    const tag = Buffer.from(parts[4]!, 'base64url');
-    if (iv.length !== IV_BYTES || tag.length !== TAG_BYTES) return undefined;
+    const dot = value.indexOf('.', VERSION.length + 1);
+    if (!value.startsWith(`${VERSION}.`) || dot === -1) return undefined;
+    const expiry = value.slice(VERSION.length + 1, dot);
+    if (!/^\d{1,15}$/.test(expiry)) return undefined;
+    const expiresAt = Number(expiry);
+    const proof = open(this.encryptionKey, value.slice(dot + 1), this.additionalData(redisKey, expiresAt));
+    return proof === undefined ? undefined : { proof, expiresAt };
+  }
+
+  /**
+   * Stores the proof for `ttlMs` from now; fire and forget. With the principal's `subject`, the entry is also listed
+   * under it (the list keyed by an HMAC of the subject), so that `deleteSubject` finds it.
+   */
+  set(key: string, proof: string, ttlMs: number, subject?: string): void {
+    if (ttlMs < 1) return;
+    const ttl = Math.floor(ttlMs);
+    const expiresAt = this.now() + ttl;
+    const redisKey = this.redisKey(key);
+    const value = `${VERSION}.${expiresAt}.${seal(this.encryptionKey, proof, this.additionalData(redisKey, expiresAt))}`;
+    const failed = (error: unknown) => this.unhealthy(error);
+    this.redis.set(redisKey, value, 'PX', ttl).catch(failed);
+    if (subject === undefined) return;
+    const list = this.subjectKey(subject);
+    this.redis.sadd(list, redisKey).catch(failed);
+    // Every entry lives at most maxTtl: so does the list, renewed by each entry added to it.
+    this.redis.pexpire(list, this.options.maxEntryLifeMs ?? ttl).catch(failed);
+  }
+
+  /** Removes the entry of one token. */
+  async delete(key: string): Promise<void> {
+    await this.redis.del(this.redisKey(key)).catch((error: unknown) => this.unhealthy(error));
+  }
+
+  /** Removes every entry listed under a subject (`sub` as the AS gives it), and the list. */
+  async deleteSubject(subject: string): Promise<void> {
+    const list = this.subjectKey(subject);
     try {
-      const decipher = createDecipheriv('aes-256-gcm', this.encryptionKey, iv, { authTagLength: TAG_BYTES });
-      decipher.setAAD(this.additionalData(redisKey, expiresAt));
-      decipher.setAuthTag(tag);
-      const proof = Buffer.concat([decipher.update(ciphertext), decipher.final()]).toString('utf8');
-      return { proof, expiresAt };
+      const keys = await this.redis.smembers(list);
+      // One key at a time: in a Cluster they live in different slots.
+      await Promise.all([...keys, list].map((key) => this.redis.del(key)));
+    } catch (error) {
+      this.unhealthy(error);
+    }
+  }
+
+  private subjectKey(subject: string): string {
+    return `nrs:v2:sub:${createHmac('sha256', this.keyNamingKey).update(`sub\n${subject}`).digest('base64url')}`;
+  }
+
+  /**
+   * Tells every instance sharing this tier to drop a token (by its key) or a subject from its own memory. Messages
+   * are encrypted and authenticated like entries, and dated: a forged one is ignored, an old one (past the longest
+   * life of an entry) too; a replayed recent one only drops entries again.
+   */
+  async publishInvalidation(message: InvalidationMessage): Promise<void> {
+    const text = JSON.stringify({ ...message, at: this.now() });
+    await this.redis
+      .publish(this.channel, seal(this.channelKey, text, Buffer.from(this.channel)))
+      .catch((error: unknown) => this.unhealthy(error));
+  }
+
+  /** Listens to the invalidations published by the instances sharing this tier (this one's own included). */
+  async onInvalidation(handler: (message: InvalidationMessage) => void): Promise<void> {
+    // Its own connection (a subscribed one can do nothing else); it queues the subscription until connected, and
+    // subscribes again after a reconnection.
+    const subscriber = this.redis.duplicate({ enableOfflineQueue: true, autoResubscribe: true });
+    this.subscriber = subscriber;
+    subscriber.on('error', (error: Error) => this.unhealthy(error));
+    subscriber.on('message', (channel: string, sealed: string) => {
+      if (channel !== this.channel) return;
+      const message = this.openInvalidation(sealed);
+      if (message === undefined)
+        this.logger.warn('shared cache invalidation message failed its integrity check; ignored');
+      else handler(message);
+    });
+    await subscriber.subscribe(this.channel).catch((error: unknown) => this.unhealthy(error));
+  }
+
+  private openInvalidation(sealed: string): InvalidationMessage | undefined {
+    const text = open(this.channelKey, sealed, Buffer.from(this.channel));
+    if (text === undefined) return undefined;
+    try {
+      const { type, value, at } = JSON.parse(text) as { type?: unknown; value?: unknown; at?: unknown };
+      const maxAge = this.options.maxEntryLifeMs ?? 3_600_000;
+      if ((type !== 'token' && type !== 'subject') || typeof value !== 'string' || typeof at !== 'number')
+        return undefined;
+      return this.now() - at > maxAge ? undefined : { type, value };
     } catch {
       return undefined;
     }
   }
 
-  /** Stores the proof for `ttlMs` from now; fire and forget. */
-  set(key: string, proof: string, ttlMs: number): void {
-    if (ttlMs < 1) return;
-    const ttl = Math.floor(ttlMs);
-    const expiresAt = this.now() + ttl;
-    const redisKey = this.redisKey(key);
-    const iv = randomBytes(IV_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', this.encryptionKey, iv, { authTagLength: TAG_BYTES });
-    cipher.setAAD(this.additionalData(redisKey, expiresAt));
-    const ciphertext = Buffer.concat([cipher.update(proof, 'utf8'), cipher.final()]);
-    const value = [VERSION, String(expiresAt), iv, ciphertext, cipher.getAuthTag()]
-      .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
-      .join('.');
-    this.redis.set(redisKey, value, 'PX', ttl).catch((error: unknown) => this.unhealthy(error));
-  }
-
   async close(): Promise<void> {
+    this.subscriber?.disconnect();
     this.redis.disconnect();
   }
 }

@@ -10,7 +10,7 @@ import {
   lifetimesOf,
   type LoadedOutcome,
 } from '../cache/introspection-cache.js';
-import type { SharedIntrospectionStore } from '../cache/shared-introspection-store.js';
+import type { InvalidationMessage, SharedIntrospectionStore } from '../cache/shared-introspection-store.js';
 import type { ResourceServerSettings } from '../config/resource-server-settings.js';
 import {
   AuthorizationServerUnavailableError,
@@ -73,6 +73,28 @@ export class CachingTokenValidator extends TokenValidator {
       staleIfErrorSeconds: settings.staleIfErrorSeconds,
     };
     this.cache = new IntrospectionCache({ maxEntries: settings.cache.maxEntries, ...this.cacheOptions, now });
+    // Invalidations published by any instance (this one too) reach this cache.
+    void shared?.onInvalidation((message) => this.invalidateHere(message));
+  }
+
+  /** Forgets a token here, in the shared tier, and on every instance sharing it. */
+  async invalidateToken(token: string): Promise<void> {
+    const key = IntrospectionCache.key(token);
+    this.invalidateHere({ type: 'token', value: key });
+    await this.shared?.delete(key);
+    await this.shared?.publishInvalidation({ type: 'token', value: key });
+  }
+
+  /** Forgets every token of a subject (`sub` as this AS gives it) here, in the shared tier, and on every instance. */
+  async invalidateSubject(sub: string): Promise<void> {
+    this.invalidateHere({ type: 'subject', value: sub });
+    await this.shared?.deleteSubject(sub);
+    await this.shared?.publishInvalidation({ type: 'subject', value: sub });
+  }
+
+  private invalidateHere(message: InvalidationMessage): void {
+    if (message.type === 'token') this.cache.invalidate(message.value);
+    else this.cache.invalidateSubject(message.value);
   }
 
   validate(token: string, _call?: ValidationCall): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
@@ -119,7 +141,8 @@ export class CachingTokenValidator extends TokenValidator {
     }
     const outcome = this.outcomeOf(answer.claims, now);
     const loaded = { outcome, expiresAt: expiryOf(outcome) };
-    this.shared?.set(key, answer.proof, lifetimesOf(loaded, this.cacheOptions, now).freshMs);
+    const subject = outcome instanceof Error ? undefined : outcome.sub;
+    this.shared?.set(key, answer.proof, lifetimesOf(loaded, this.cacheOptions, now).freshMs, subject);
     return loaded;
   }
 

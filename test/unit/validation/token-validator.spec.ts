@@ -185,6 +185,7 @@ describe('CachingTokenValidator', () => {
         get: async () => entry,
         set,
         close: async () => undefined,
+        onInvalidation: async () => undefined,
       } as unknown as SharedIntrospectionStore;
       return { store, set };
     }
@@ -205,7 +206,7 @@ describe('CachingTokenValidator', () => {
       const client = new StubClient();
       const { store, set } = sharedStub();
       await validator(client, { cache: { maxTtlSeconds: 45 } }, store).validate('t');
-      expect(set).toHaveBeenCalledWith(expect.any(String), 'proof', 45_000);
+      expect(set).toHaveBeenCalledWith(expect.any(String), 'proof', 45_000, 'user-1');
     });
 
     it('an entry whose proof fails verification is a miss: the AS decides', async () => {
