@@ -65,7 +65,7 @@ async function connectSharedStore(settings: ResourceServerSettings): Promise<Sha
   try {
     return await SharedIntrospectionStore.connect({
       url: redisUrl,
-      namespace: `${settings.issuer} ${settings.clientId}`,
+      namespace: `${settings.issuer} ${settings.clientId ?? ''}`,
       secret: redisSecret,
       commandTimeoutMs: Math.min(100, settings.timeoutMs),
     });

@@ -1,7 +1,7 @@
 import { setTimeout } from 'node:timers/promises';
 import type { OnApplicationShutdown } from '@nestjs/common';
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
-import { isSymmetricSigningAlg } from '../config/algorithms.js';
+import { type ClientAuthMethod, isSymmetricSigningAlg } from '../config/algorithms.js';
 import type { ResourceServerSettings } from '../config/resource-server-settings.js';
 import {
   AuthorizationServerMetadataError,
@@ -109,7 +109,7 @@ const RETRY_DELAY_MS = 50;
  * count toward the circuit breaker and allow stale answers): a 5xx, or our client credentials refused. Any other 4xx
  * is about this token and answered for this request alone, so that junk tokens cannot lock other users out.
  */
-function errorAnswer(response: HttpResponse): ResourceServerError {
+function errorAnswer(response: HttpResponse, clientAuthMethod: ClientAuthMethod): ResourceServerError {
   const code = registeredOAuthError(response.body);
   const answered = `introspection answered HTTP ${response.status}${code ? `, error ${code}` : ''}`;
   if (response.status === 400 && code === 'unsupported_token_type') {
@@ -118,6 +118,12 @@ function errorAnswer(response: HttpResponse): ResourceServerError {
   }
   if (response.status >= 500) {
     return new AuthorizationServerUnavailableError(answered, { transient: true, outage: true });
+  }
+  if ((response.status === 401 || code === 'invalid_client') && clientAuthMethod === 'none') {
+    return new AuthorizationServerUnavailableError(
+      `${answered}: the AS requires client authentication, and OIDC_RS_CLIENT_AUTH_METHOD is none (set it and OIDC_RS_CLIENT_SECRET as the AS registered this RS)`,
+      { outage: true },
+    );
   }
   if (response.status === 401 || code === 'invalid_client') {
     return new AuthorizationServerUnavailableError(
@@ -167,7 +173,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
   private readonly keySet: RemoteKeySet;
   private readonly secretKey?: Uint8Array;
   private readonly introspectionHeaders: Record<string, string>;
-  private readonly credentialsInForm?: { client_id: string; client_secret: string };
+  private readonly credentialsInForm?: { client_id?: string; client_secret?: string };
   private readonly jwtContext: JwtIntrospectionContext;
   private metadata?: Promise<AuthorizationServerMetadata>;
 
@@ -185,11 +191,13 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
       maxAgeMs: JWKS_CACHE_MAX_AGE_MS,
       cooldownMs: JWKS_COOLDOWN_MS,
     });
-    if (settings.signingAlgs.some(isSymmetricSigningAlg))
+    // Never without a secret (clientAuthMethod none): settings refuse HS* then, and no key is better than a guessable one.
+    if (settings.clientSecret !== undefined && settings.signingAlgs.some(isSymmetricSigningAlg))
       this.secretKey = new TextEncoder().encode(settings.clientSecret);
     this.jwtContext = {
       issuer: settings.issuer,
-      clientId: settings.clientId,
+      // Only a json-format RS with clientAuthMethod none may have no client id (a settings rule); jwt answers need it.
+      clientId: settings.clientId ?? '',
       signingAlgs: settings.signingAlgs,
       encryptionAlg: settings.encryptionAlg,
       encryptionEnc: settings.encryptionEnc,
@@ -201,12 +209,16 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
       accept: settings.introspectionFormat === 'jwt' ? TOKEN_INTROSPECTION_JWT_MEDIA_TYPE : 'application/json',
       'content-type': 'application/x-www-form-urlencoded',
     };
+    const { clientId = '', clientSecret = '' } = settings;
     if (settings.clientAuthMethod === 'client_secret_basic') {
       // RFC 6749 §2.3.1: form-encode id and secret before Base64.
-      const credentials = `${encodeURIComponent(settings.clientId)}:${encodeURIComponent(settings.clientSecret)}`;
+      const credentials = `${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`;
       this.introspectionHeaders.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
-    } else {
-      this.credentialsInForm = { client_id: settings.clientId, client_secret: settings.clientSecret };
+    } else if (settings.clientAuthMethod === 'client_secret_post') {
+      this.credentialsInForm = { client_id: clientId, client_secret: clientSecret };
+    } else if (settings.clientId !== undefined) {
+      // none: the RS names itself (RFC 6749 §2.3.1 public clients), and proves nothing.
+      this.credentialsInForm = { client_id: settings.clientId };
     }
   }
 
@@ -352,7 +364,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
       }
       throw error;
     }
-    if (response.status !== 200) throw errorAnswer(response);
+    if (response.status !== 200) throw errorAnswer(response, this.settings.clientAuthMethod);
     return response;
   }
 

@@ -36,8 +36,12 @@ export const CONTENT_ENCRYPTION_ALGORITHMS = [
   'A256CBC-HS512',
 ] as const;
 
+/** How the RS authenticates to the introspection endpoint (`none`: it does not). */
+export const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'none'] as const;
+
 export const isSymmetricSigningAlg = (alg: string): boolean => alg.startsWith('HS');
 
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 export type KeyManagementAlgorithm = (typeof KEY_MANAGEMENT_ALGORITHMS)[number];
 export type ContentEncryptionAlgorithm = (typeof CONTENT_ENCRYPTION_ALGORITHMS)[number];

@@ -35,12 +35,19 @@ export interface ResourceServerOptions<User = unknown> {
   introspectionEndpoint?: string;
   /** The AS's JWKS (introspection signing keys); default from discovery. */
   jwksUri?: string;
-  /** This resource server's client id at the AS: the expected `aud` of introspection answers. Required. */
+  /**
+   * This resource server's client id at the AS: the expected `aud` of introspection answers. Required, except with
+   * `clientAuthMethod: 'none'` and `introspectionFormat: 'json'` (then sent as `client_id` only when set).
+   */
   clientId?: string;
-  /** This resource server's client secret at the AS. Required. */
+  /** This resource server's client secret at the AS. Required, except with `clientAuthMethod: 'none'`. */
   clientSecret?: string;
-  /** How the RS authenticates to the introspection endpoint. Default `client_secret_post`. */
-  clientAuthMethod?: 'client_secret_post' | 'client_secret_basic';
+  /**
+   * How the RS authenticates to the introspection endpoint. Default `client_secret_post`. `none` sends no secret, only
+   * `client_id` when set: for an AS whose endpoint does not authenticate its callers (RFC 7662 §2.1 says it must; the
+   * README says what this gives up). With `none`, `signingAlgs` may not hold HS* (keyed by a client secret).
+   */
+  clientAuthMethod?: 'client_secret_post' | 'client_secret_basic' | 'none';
   /** `jwt` (RFC 9701 signed, and encrypted when `privateKeys` is set) or `json` (plain RFC 7662). Default `jwt`. */
   introspectionFormat?: 'jwt' | 'json';
   /** The RS's private key(s): PEM, JWK, JWK Set or a list; they decrypt answers, their public part is served at `/jwks`. */

@@ -13,6 +13,7 @@ import {
   Matches,
   Max,
   Min,
+  ValidateIf,
   type ValidationError,
   ValidateBy,
   ValidateNested,
@@ -21,7 +22,10 @@ import {
 } from 'class-validator';
 import type { ResolveUser } from '../principal.js';
 import {
+  CLIENT_AUTH_METHODS,
+  type ClientAuthMethod,
   CONTENT_ENCRYPTION_ALGORITHMS,
+  isSymmetricSigningAlg,
   type ContentEncryptionAlgorithm,
   KEY_MANAGEMENT_ALGORITHMS,
   type KeyManagementAlgorithm,
@@ -60,6 +64,21 @@ function NoUserInfo(): PropertyDecorator {
       },
     },
     { message: 'must not carry a user name or password (they would be logged): give credentials as settings' },
+  );
+}
+
+/** HS* keys are the client secret: refused when the RS authenticates with `method`, which has none. */
+function NoSymmetricAlgWithout(method: ClientAuthMethod, options: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'noSymmetricAlgWithout',
+      validator: {
+        validate: (value, args) =>
+          (args?.object as ResourceServerSettings).clientAuthMethod !== method ||
+          !(value as string[]).some(isSymmetricSigningAlg),
+      },
+    },
+    options,
   );
 }
 
@@ -135,18 +154,28 @@ export class ResourceServerSettings {
   @IsUrl(HTTP_URL, { message: 'must be an http(s) URL' })
   jwksUri?: string;
 
+  // Optional only for an unauthenticated RS asking for plain JSON: a signed answer names it as its `aud`.
   @IsNotEmpty({ message: 'is required' })
   @IsString({ message: 'must be a string' })
   @IsDefined({ message: 'is required' })
-  clientId!: string;
+  @ValidateIf(
+    (settings: ResourceServerSettings) =>
+      settings.clientId !== undefined ||
+      settings.clientAuthMethod !== 'none' ||
+      settings.introspectionFormat !== 'json',
+  )
+  clientId?: string;
 
   @IsNotEmpty({ message: 'is required' })
   @IsString({ message: 'must be a string' })
   @IsDefined({ message: 'is required' })
-  clientSecret!: string;
+  @ValidateIf(
+    (settings: ResourceServerSettings) => settings.clientSecret !== undefined || settings.clientAuthMethod !== 'none',
+  )
+  clientSecret?: string;
 
-  @IsIn(['client_secret_post', 'client_secret_basic'], { message: 'must be client_secret_post or client_secret_basic' })
-  clientAuthMethod: 'client_secret_post' | 'client_secret_basic' = 'client_secret_post';
+  @IsIn(CLIENT_AUTH_METHODS, { message: 'must be client_secret_post, client_secret_basic or none' })
+  clientAuthMethod: ClientAuthMethod = 'client_secret_post';
 
   @IsIn(['jwt', 'json'], { message: 'must be jwt or json' })
   introspectionFormat: 'jwt' | 'json' = 'jwt';
@@ -161,6 +190,10 @@ export class ResourceServerSettings {
   @IsIn(CONTENT_ENCRYPTION_ALGORITHMS, { message: `must be one of ${CONTENT_ENCRYPTION_ALGORITHMS.join(', ')}` })
   encryptionEnc: ContentEncryptionAlgorithm = 'A256GCM';
 
+  @NoSymmetricAlgWithout('none', {
+    message:
+      'must not hold HS* with clientAuthMethod none: HS* answers are keyed by a client secret this RS does not use',
+  })
   @IsIn(SIGNING_ALGORITHMS, { each: true, message: `may only hold ${SIGNING_ALGORITHMS.join(', ')}` })
   @ArrayNotEmpty({ message: 'must name at least one algorithm' })
   @IsArray({ message: 'must be a list' })
@@ -273,6 +306,15 @@ function warningsOf(settings: ResourceServerSettings): string[] {
       'requireTokenType is false: an answer without token_type is admitted, and an AS that introspects refresh ' +
         'tokens without it (oidc-provider does) lets refresh tokens in as access tokens',
     );
+  }
+  if (settings.clientAuthMethod === 'none') {
+    warnings.push(
+      'clientAuthMethod is none: the AS is asked without client authentication (RFC 7662 §2.1 requires some), so it ' +
+        'cannot tell this RS from anyone scanning for tokens',
+    );
+    if (settings.clientSecret !== undefined) {
+      warnings.push('clientSecret is set but clientAuthMethod is none: it is never sent');
+    }
   }
   if (settings.cache.redisUrl !== undefined && settings.cache.redisSecret === undefined) {
     warnings.push('cache.redisUrl is set without cache.redisSecret: the shared cache tier stays off');

@@ -213,6 +213,29 @@ describe('optionsFromEnvironment', () => {
       expect(problemsFor({ ...BASE, [name]: value }).join('\n')).not.toContain(SECRET);
     });
 
+    it('OIDC_RS_CLIENT_AUTH_METHOD=none needs no client secret (and, with json answers, no client id)', () => {
+      expect(
+        problemsFor({ OIDC_OP_URL: 'https://as.example', OIDC_RS_CLIENT_ID: 'rs', OIDC_RS_CLIENT_AUTH_METHOD: 'none' }),
+      ).toEqual([]);
+      expect(
+        problemsFor({
+          OIDC_OP_URL: 'https://as.example',
+          OIDC_RS_CLIENT_AUTH_METHOD: 'none',
+          OIDC_RS_INTROSPECTION_FORMAT: 'json',
+        }),
+      ).toEqual([]);
+      expect(
+        problemsFor({
+          OIDC_OP_URL: 'https://as.example',
+          OIDC_RS_CLIENT_AUTH_METHOD: 'none',
+          OIDC_RS_SIGNING_ALGO: 'HS256',
+        }),
+      ).toEqual([
+        'OIDC_RS_CLIENT_ID (clientId) is required',
+        'OIDC_RS_SIGNING_ALGO=HS256 (signingAlgs) must not hold HS* with clientAuthMethod none: HS* answers are keyed by a client secret this RS does not use',
+      ]);
+    });
+
     it('a missing client secret is named by its variable', () => {
       expect(problemsFor({ OIDC_OP_URL: 'https://as.example', OIDC_RS_CLIENT_ID: 'rs' })).toEqual([
         'OIDC_RS_CLIENT_SECRET (clientSecret) is required',

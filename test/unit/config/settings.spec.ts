@@ -89,7 +89,7 @@ describe('validateOptions', () => {
       ['clientSecret is required', { clientSecret: undefined }],
       ['clientSecret is required', { clientSecret: '' }],
       ['clientSecret must be a string', { clientSecret: [SECRET] }],
-      ['clientAuthMethod must be client_secret_post or client_secret_basic', { clientAuthMethod: SECRET }],
+      ['clientAuthMethod must be client_secret_post, client_secret_basic or none', { clientAuthMethod: SECRET }],
       ['introspectionFormat must be jwt or json', { introspectionFormat: SECRET }],
       [
         'encryptionAlg must be one of RSA-OAEP, RSA-OAEP-256, RSA-OAEP-384, RSA-OAEP-512, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A192KW, ECDH-ES+A256KW',
@@ -166,6 +166,47 @@ describe('validateOptions', () => {
     expect(problemsOf(loose({ ...valid(), ...override }))).toEqual([]);
   });
 
+  describe("clientAuthMethod 'none' (an AS that does not authenticate the RS)", () => {
+    const none = (extra: Record<string, unknown> = {}): ResourceServerOptions =>
+      loose({ issuer: 'https://as.example', clientAuthMethod: 'none', ...extra });
+
+    it('needs no client secret; with json answers, not even a client id', () => {
+      expect(problemsOf(none({ clientId: 'rs-client' }))).toEqual([]);
+      expect(problemsOf(none({ introspectionFormat: 'json' }))).toEqual([]);
+      const settings = settingsOf(none({ introspectionFormat: 'json' }));
+      expect([settings.clientId, settings.clientSecret]).toEqual([undefined, undefined]);
+    });
+
+    it('jwt answers still need the client id: a signed answer names it as its aud', () => {
+      expect(problemsOf(none())).toEqual(['clientId is required']);
+    });
+
+    it('a client id or secret given must still be a non-empty string', () => {
+      expect(problemsOf(none({ introspectionFormat: 'json', clientId: '' }))).toEqual(['clientId is required']);
+      expect(problemsOf(none({ clientId: 'rs', clientSecret: '' }))).toEqual(['clientSecret is required']);
+    });
+
+    it.each([['HS256'], ['ES256', 'HS512']])(
+      'refuses HS* (%s) in signingAlgs, json or jwt: its key is the client secret',
+      (...signingAlgs) => {
+        const problem =
+          'signingAlgs must not hold HS* with clientAuthMethod none: HS* answers are keyed by a client secret this RS does not use';
+        expect(problemsOf(none({ clientId: 'rs', signingAlgs }))).toEqual([problem]);
+        expect(problemsOf(none({ introspectionFormat: 'json', signingAlgs }))).toEqual([problem]);
+        expect(problemsOf(none({ clientId: 'rs', clientSecret: 'a-secret-given-anyway', signingAlgs }))).toEqual([
+          problem,
+        ]);
+      },
+    );
+
+    it('the other methods still require both', () => {
+      expect(problemsOf(loose({ issuer: 'https://as.example', introspectionFormat: 'json' }))).toEqual([
+        'clientId is required',
+        'clientSecret is required',
+      ]);
+    });
+  });
+
   it('several invalid settings give one problem each', () => {
     expect(problemsOf(loose({ issuer: SECRET, clientId: 'rs', clientSecret: 's', timeoutMs: 0 }))).toEqual([
       'issuer must be an http(s) URL',
@@ -225,6 +266,18 @@ describe('validateOptions', () => {
     it('requireTokenType: false says what it lets in', () => {
       expect(validateOptions({ ...valid(), requireTokenType: false }).warnings).toEqual([
         expect.stringContaining('requireTokenType is false'),
+      ]);
+    });
+
+    it('clientAuthMethod none says what it gives up; a client secret beside it is never sent', () => {
+      const none = { issuer: 'https://as.example', clientId: 'rs-client', clientAuthMethod: 'none' } as const;
+      const givesUp =
+        'clientAuthMethod is none: the AS is asked without client authentication (RFC 7662 §2.1 requires some), so ' +
+        'it cannot tell this RS from anyone scanning for tokens';
+      expect(validateOptions(none).warnings).toEqual([givesUp]);
+      expect(validateOptions({ ...none, clientSecret: 'unused' }).warnings).toEqual([
+        givesUp,
+        'clientSecret is set but clientAuthMethod is none: it is never sent',
       ]);
     });
 
