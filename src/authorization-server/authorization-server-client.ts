@@ -25,7 +25,7 @@ import {
   TOKEN_INTROSPECTION_JWT_MEDIA_TYPE,
   verifyIntrospectionJws,
 } from './introspection-response.js';
-import { registeredOAuthError, retryAfterSeconds } from './oauth-errors.js';
+import { oauthErrorOf, registeredOAuthError, retryAfterSeconds } from './oauth-errors.js';
 import { RemoteKeySet } from './remote-key-set.js';
 
 /** The parts of the AS's metadata (RFC 8414 / OIDC Discovery) that a resource server uses. */
@@ -175,6 +175,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
   private readonly introspectionHeaders: Record<string, string>;
   private readonly credentialsInForm?: { client_id?: string; client_secret?: string };
   private readonly jwtContext: JwtIntrospectionContext;
+  private readonly inactiveErrorCodes: ReadonlySet<string>;
   private metadata?: Promise<AuthorizationServerMetadata>;
 
   constructor(
@@ -183,6 +184,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
   ) {
     super();
     this.http = new AuthorizationServerHttpClient(settings.timeoutMs);
+    this.inactiveErrorCodes = new Set(settings.inactiveErrorCodes);
     this.breaker = new CircuitBreaker(settings.circuitBreaker);
     // A call with less than half the timeout (at most 1 s) left is not started: under a flood it would only be
     // abandoned at its deadline, adding load to an AS that is already saturated.
@@ -364,8 +366,25 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
       }
       throw error;
     }
-    if (response.status !== 200) throw errorAnswer(response, this.settings.clientAuthMethod);
+    if (response.status !== 200) throw this.refusal(response);
     return response;
+  }
+
+  /**
+   * A non-200 answer as a coded error. A 400 whose `error` the operator listed in `inactiveErrorCodes` is the AS's way
+   * of saying "not active" (401, never an outage); the rest is `errorAnswer`'s.
+   */
+  private refusal(response: HttpResponse): ResourceServerError {
+    if (response.status === 400 && this.inactiveErrorCodes.size > 0) {
+      const code = oauthErrorOf(response.body);
+      // The code is echoed only once it is known to be one the operator wrote.
+      if (code !== undefined && this.inactiveErrorCodes.has(code)) {
+        return new InvalidTokenError(
+          `the AS calls the token not active (introspection answered HTTP 400, error ${code}, listed in inactiveErrorCodes)`,
+        );
+      }
+    }
+    return errorAnswer(response, this.settings.clientAuthMethod);
   }
 
   async verifyProof(proof: string): Promise<TokenIntrospection> {
@@ -400,7 +419,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
         problems.push('introspection: a made-up token was answered active; is this the right AS?');
     } catch (error) {
       if (error instanceof InvalidTokenError) {
-        notes.push('introspection: the AS answered (it does not introspect that kind of token)');
+        notes.push(`introspection: the AS answered: ${error.message}`);
       } else if (
         error instanceof AuthorizationServerUnavailableError &&
         error.message.includes('invalid_client_metadata')

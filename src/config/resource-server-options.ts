@@ -79,6 +79,12 @@ export interface ResourceServerOptions<User = unknown> {
   requireTokenType?: boolean;
   /** Admit active tokens without `sub` (client credentials); the principal then has no `sub`. Default false. */
   allowTokensWithoutSubject?: boolean;
+  /**
+   * For an AS that says "not active" with an error instead of `active: false`: a 400 answer whose `error` is one of
+   * these means 401 `invalid_token` (cached like an inactive answer, never counted toward the circuit breaker). Default
+   * none (strict RFC 7662: any 400 is a 503). The price: an unsigned 400 can make a client throw its token away.
+   */
+  inactiveErrorCodes?: string[];
   /** The introspection cache. */
   cache?: ResourceServerCacheOptions;
   /**

@@ -7,6 +7,7 @@ import {
   IsIn,
   IsInt,
   IsNotEmpty,
+  IsNotIn,
   IsOptional,
   IsString,
   IsUrl,
@@ -85,6 +86,17 @@ function NoSymmetricAlgWithout(method: ClientAuthMethod, options: ValidationOpti
 function IsFunction(options: ValidationOptions): PropertyDecorator {
   return ValidateBy({ name: 'isFunction', validator: { validate: (value) => typeof value === 'function' } }, options);
 }
+
+/**
+ * Error codes that `inactiveErrorCodes` may not name: our own credentials or registration refused, or the AS failing.
+ * Read as "token not active", they would turn an outage or a misconfiguration into 401s that clients act upon.
+ */
+export const NOT_INACTIVE_ERROR_CODES = [
+  'invalid_client',
+  'invalid_client_metadata',
+  'server_error',
+  'temporarily_unavailable',
+] as const;
 
 /** RFC 6750 §3 `realm` is a quoted-string: printable ASCII without `"` or `\` keeps the challenge unambiguous. */
 export const isValidRealm = (realm: unknown): realm is string =>
@@ -237,6 +249,16 @@ export class ResourceServerSettings {
 
   @IsBoolean({ message: 'must be true or false' })
   allowTokensWithoutSubject = false;
+
+  // RFC 6749 §5.2 `error`: %x20-21 / %x23-5B / %x5D-7E; no space, since a list is split on spaces and commas.
+  @IsNotIn(NOT_INACTIVE_ERROR_CODES, {
+    each: true,
+    message: `must not name ${NOT_INACTIVE_ERROR_CODES.join(', ')}: they say nothing of the token`,
+  })
+  @Matches(/^[\x21\x23-\x2B\x2D-\x5B\x5D-\x7E]+$/, { each: true, message: 'must be a list of OAuth error codes' })
+  @IsString({ each: true, message: 'must be a list of OAuth error codes' })
+  @IsArray({ message: 'must be a list' })
+  inactiveErrorCodes: string[] = [];
 
   @ValidateNested()
   cache = new CacheSettings();

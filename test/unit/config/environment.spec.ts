@@ -55,6 +55,7 @@ describe('ENVIRONMENT_NAMES', () => {
       audience: 'OIDC_RS_AUDIENCE',
       requireTokenType: 'OIDC_RS_REQUIRE_TOKEN_TYPE',
       allowTokensWithoutSubject: 'OIDC_RS_ALLOW_NO_SUBJECT',
+      inactiveErrorCodes: 'OIDC_RS_INACTIVE_ERROR_CODES',
       'cache.maxTtlSeconds': 'OIDC_RS_CACHE_TTL',
       'cache.maxEntries': 'OIDC_RS_CACHE_MAX_ENTRIES',
       'cache.inactiveTtlSeconds': 'OIDC_RS_CACHE_INACTIVE_TTL',
@@ -90,6 +91,7 @@ describe('optionsFromEnvironment', () => {
         OIDC_RS_AUDIENCE: 'https://api.example',
         OIDC_RS_REQUIRE_TOKEN_TYPE: 'false',
         OIDC_RS_ALLOW_NO_SUBJECT: 'TRUE',
+        OIDC_RS_INACTIVE_ERROR_CODES: 'invalid_token,invalid_request',
         OIDC_RS_CACHE_TTL: '30',
         OIDC_RS_CACHE_MAX_ENTRIES: '500',
         OIDC_RS_CACHE_INACTIVE_TTL: '2',
@@ -121,6 +123,7 @@ describe('optionsFromEnvironment', () => {
       audience: 'https://api.example',
       requireTokenType: false,
       allowTokensWithoutSubject: true,
+      inactiveErrorCodes: ['invalid_token', 'invalid_request'],
       cache: {
         maxTtlSeconds: 30,
         maxEntries: 500,
@@ -233,6 +236,13 @@ describe('optionsFromEnvironment', () => {
       ).toEqual([
         'OIDC_RS_CLIENT_ID (clientId) is required',
         'OIDC_RS_SIGNING_ALGO=HS256 (signingAlgs) must not hold HS* with clientAuthMethod none: HS* answers are keyed by a client secret this RS does not use',
+      ]);
+    });
+
+    it('OIDC_RS_INACTIVE_ERROR_CODES naming our own refusal or an outage is a problem with the value written', () => {
+      expect(problemsFor({ ...BASE, OIDC_RS_INACTIVE_ERROR_CODES: 'invalid_token,server_error' })).toEqual([
+        'OIDC_RS_INACTIVE_ERROR_CODES=invalid_token,server_error (inactiveErrorCodes) must not name invalid_client, ' +
+          'invalid_client_metadata, server_error, temporarily_unavailable: they say nothing of the token',
       ]);
     });
 

@@ -44,6 +44,7 @@ describe('validateOptions', () => {
       realm: 'api',
       requireTokenType: true,
       allowTokensWithoutSubject: false,
+      inactiveErrorCodes: [],
       cache: { maxTtlSeconds: 60, maxEntries: 10_000, inactiveTtlSeconds: 5 },
       staleIfErrorSeconds: 0,
       circuitBreaker: { failureThreshold: 5, openSeconds: 10 },
@@ -120,6 +121,16 @@ describe('validateOptions', () => {
       ['audience must not be empty', { audience: '' }],
       ['requireTokenType must be true or false', { requireTokenType: 'yes' }],
       ['allowTokensWithoutSubject must be true or false', { allowTokensWithoutSubject: 1 }],
+      ['inactiveErrorCodes must be a list', { inactiveErrorCodes: 'invalid_token' }],
+      ['inactiveErrorCodes must be a list of OAuth error codes', { inactiveErrorCodes: [''] }],
+      ['inactiveErrorCodes must be a list of OAuth error codes', { inactiveErrorCodes: ['invalid token'] }],
+      ['inactiveErrorCodes must be a list of OAuth error codes', { inactiveErrorCodes: [`"${SECRET}"`] }],
+      ...['invalid_client', 'invalid_client_metadata', 'server_error', 'temporarily_unavailable'].map(
+        (code): [string, Record<string, unknown>] => [
+          'inactiveErrorCodes must not name invalid_client, invalid_client_metadata, server_error, temporarily_unavailable: they say nothing of the token',
+          { inactiveErrorCodes: ['invalid_token', code] },
+        ],
+      ),
       ['cache.maxTtlSeconds must not be negative', { cache: { maxTtlSeconds: -1 } }],
       ['cache.maxTtlSeconds must be at most 3600', { cache: { maxTtlSeconds: 3601 } }],
       ['cache.maxTtlSeconds must be a whole number of seconds', { cache: { maxTtlSeconds: 'ten' } }],
@@ -162,6 +173,8 @@ describe('validateOptions', () => {
       { signingAlgs: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA'] },
     ],
     ['a clock tolerance of 0', { clockToleranceSeconds: 0 }],
+    ["OAuthSD's inactive error codes", { inactiveErrorCodes: ['invalid_token', 'invalid_request'] }],
+    ['an unregistered inactive error code', { inactiveErrorCodes: ['token_not_found'] }],
   ])('accepted: %s', (_name, override) => {
     expect(problemsOf(loose({ ...valid(), ...override }))).toEqual([]);
   });
