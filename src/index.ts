@@ -13,7 +13,7 @@ export {
   type AuthorizationServerMetadata,
   type IntrospectionAnswer,
 } from './authorization-server/authorization-server-client.js';
-export { TokenValidator } from './validation/token-validator.js';
+export { TokenValidator, type ValidationCall } from './validation/token-validator.js';
 export { JwksController } from './jwks.controller.js';
 export { ENVIRONMENT_NAMES, optionsFromEnvironment, type EnvironmentReader } from './config/environment.js';
 export type {
@@ -23,6 +23,12 @@ export type {
   ResourceServerCircuitBreakerOptions,
   PrivateKeyInput,
 } from './config/resource-server-options.js';
-export type { SigningAlgorithm, KeyManagementAlgorithm, ContentEncryptionAlgorithm } from './config/algorithms.js';
+export type {
+  SigningAlgorithm,
+  KeyManagementAlgorithm,
+  ContentEncryptionAlgorithm,
+  ClientAuthMethod,
+} from './config/algorithms.js';
+export type { IntrospectionParameters, IntrospectionParameterRequest } from './config/introspection-parameters.js';
 export type { ResourceServerPrincipal, TokenIntrospection, ResolveUser } from './principal.js';
 export * from './errors.js';

@@ -1,4 +1,5 @@
 import type { ResolveUser } from '../principal.js';
+import type { RequestParameters } from './introspection-parameters.js';
 
 /** What the guards and strategies need of the settings, decided once by the module (also when unconfigured). */
 export interface AuthSettings {
@@ -7,6 +8,8 @@ export interface AuthSettings {
   /** The service providers a bare `@AllowedServiceProviders()` admits. */
   readonly allowedServiceProviders: readonly string[];
   readonly resolveUser?: ResolveUser;
+  /** The extra introspection parameters of a request; undefined when none are configured (nothing to build). */
+  readonly parametersOf?: RequestParameters;
 }
 
 /** Injection token of the module's AuthSettings. */

@@ -59,7 +59,10 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
 
   async validate(request: object, token: string): Promise<unknown> {
     try {
-      const principal = await this.validator.validate(token);
+      const { parametersOf } = this.settings;
+      const principal = await (parametersOf === undefined
+        ? this.validator.validate(token)
+        : this.validator.validate(token, { parameters: parametersOf(request) }));
       const context = routeContextOf(request);
       if (context === undefined) throw this.unknownRoute();
       setPrincipal(request, principal);

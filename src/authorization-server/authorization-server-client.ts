@@ -1,16 +1,19 @@
 import { setTimeout } from 'node:timers/promises';
-import type { OnApplicationShutdown } from '@nestjs/common';
+import { Logger, type OnApplicationShutdown } from '@nestjs/common';
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
 import { type ClientAuthMethod, isSymmetricSigningAlg } from '../config/algorithms.js';
+import { PROTOCOL_PARAMETERS, REQUESTER_IP_PARAMETER } from '../config/introspection-parameters.js';
 import type { ResourceServerSettings } from '../config/resource-server-settings.js';
 import {
   AuthorizationServerMetadataError,
   AuthorizationServerUnavailableError,
+  IntrospectionParametersError,
   InvalidTokenError,
   ResourceServerError,
   ResourceServerNotConfiguredError,
   UntrustedIntrospectionResponseError,
 } from '../errors.js';
+import { LOGGER_CONTEXT } from '../logger.js';
 import type { DecryptionKey } from '../keys/decryption-keys.js';
 import type { TokenIntrospection } from '../principal.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -53,9 +56,14 @@ export abstract class AuthorizationServerClient {
 
   /**
    * The AS's trusted answer about the token (decrypted, signature and claims checked), with its proof. Nothing is
-   * sent after `deadline` (epoch ms): a call that cannot start in time fails without reaching the AS.
+   * sent after `deadline` (epoch ms): a call that cannot start in time fails without reaching the AS. `parameters` are
+   * sent with the token (RFC 7662 §2.1); none may be one of the protocol's own.
    */
-  abstract fetchIntrospection(token: string, deadline?: number): Promise<IntrospectionAnswer>;
+  abstract fetchIntrospection(
+    token: string,
+    deadline?: number,
+    parameters?: Readonly<Record<string, string>>,
+  ): Promise<IntrospectionAnswer>;
 
   /** Checks a proof read back from a shared cache as if the AS had just sent it (signature, `iss`, `aud`, `iat`). */
   abstract verifyProof(proof: string): Promise<TokenIntrospection>;
@@ -167,6 +175,7 @@ function parseJsonDocument(response: HttpResponse, what: string): Record<string,
 
 /** The AS client over HTTP: one pooled agent, a circuit breaker, a bounded number of calls with one deadline each. */
 export class HttpAuthorizationServerClient extends AuthorizationServerClient implements OnApplicationShutdown {
+  private readonly logger = new Logger(LOGGER_CONTEXT);
   private readonly http: AuthorizationServerHttpClient;
   private readonly breaker: CircuitBreaker;
   private readonly limit: ConcurrencyLimit;
@@ -308,13 +317,24 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
   async fetchIntrospection(
     token: string,
     deadline = Date.now() + this.settings.timeoutMs,
+    parameters?: Readonly<Record<string, string>>,
   ): Promise<IntrospectionAnswer> {
     const form = new URLSearchParams({ token, token_type_hint: 'access_token', ...this.credentialsInForm });
+    if (parameters !== undefined) {
+      for (const [name, value] of Object.entries(parameters)) {
+        // Refused earlier (settings, guards); here too, so that no caller can replace the token or our credentials.
+        if (PROTOCOL_PARAMETERS.has(name)) {
+          throw new IntrospectionParametersError(`the introspection parameter ${name} is one of the protocol's own`);
+        }
+        form.append(name, value);
+      }
+    }
     const body = form.toString();
+    const requesterIpSent = parameters?.[REQUESTER_IP_PARAMETER] !== undefined;
     const response = await this.limit.run(
       () =>
         this.breaker.run(
-          () => this.postWithRetry(body, deadline),
+          () => this.postWithRetry(body, deadline, requesterIpSent),
           (error) => error instanceof AuthorizationServerUnavailableError && error.outage,
         ),
       deadline,
@@ -328,19 +348,19 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
   }
 
   /** One POST, and one jittered retry of a transient failure if the deadline leaves room for it. */
-  private async postWithRetry(body: string, deadline: number): Promise<HttpResponse> {
+  private async postWithRetry(body: string, deadline: number, requesterIpSent: boolean): Promise<HttpResponse> {
     try {
-      return await this.post(body, deadline);
+      return await this.post(body, deadline, requesterIpSent);
     } catch (error) {
       if (!(error instanceof AuthorizationServerUnavailableError && error.transient)) throw error;
       const delay = RETRY_DELAY_MS * (0.5 + Math.random());
       if (Date.now() + delay + RETRY_DELAY_MS >= deadline) throw error;
       await setTimeout(delay);
-      return this.post(body, deadline);
+      return this.post(body, deadline, requesterIpSent);
     }
   }
 
-  private async post(body: string, deadline: number): Promise<HttpResponse> {
+  private async post(body: string, deadline: number, requesterIpSent: boolean): Promise<HttpResponse> {
     const { introspectionEndpoint } = await this.discover();
     const budget = deadline - Date.now();
     let response: HttpResponse;
@@ -366,17 +386,28 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
       }
       throw error;
     }
-    if (response.status !== 200) throw this.refusal(response);
+    if (response.status !== 200) throw this.refusal(response, requesterIpSent);
     return response;
   }
 
   /**
-   * A non-200 answer as a coded error. A 400 whose `error` the operator listed in `inactiveErrorCodes` is the AS's way
-   * of saying "not active" (401, never an outage); the rest is `errorAnswer`'s.
+   * A non-200 answer as a coded error. A 400 `invalid_grant` to a request that carried `requester_ip` is the AS
+   * refusing the token for that requester (OAuthSD: "Invalid IP"), and a 400 whose `error` the operator listed in
+   * `inactiveErrorCodes` its way of saying "not active": both 401, never an outage. The rest is `errorAnswer`'s.
    */
-  private refusal(response: HttpResponse): ResourceServerError {
-    if (response.status === 400 && this.inactiveErrorCodes.size > 0) {
+  private refusal(response: HttpResponse, requesterIpSent: boolean): ResourceServerError {
+    if (response.status === 400 && (requesterIpSent || this.inactiveErrorCodes.size > 0)) {
       const code = oauthErrorOf(response.body);
+      if (requesterIpSent && code === 'invalid_grant') {
+        // The AS judged the requester, not the token: said without the address, which is the caller's own data.
+        this.logger.log(
+          'the AS refused the token for this requester (introspection answered HTTP 400, error invalid_grant, to a ' +
+            'request with requester_ip): 401',
+        );
+        return new InvalidTokenError(
+          'the AS refused the token for the requester whose address was sent (introspection answered HTTP 400, error invalid_grant)',
+        );
+      }
       // The code is echoed only once it is known to be one the operator wrote.
       if (code !== undefined && this.inactiveErrorCodes.has(code)) {
         return new InvalidTokenError(

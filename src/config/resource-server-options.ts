@@ -1,6 +1,7 @@
 import type { JWK } from 'jose';
 import type { ResolveUser } from '../principal.js';
 import type { ContentEncryptionAlgorithm, KeyManagementAlgorithm, SigningAlgorithm } from './algorithms.js';
+import type { IntrospectionParameters } from './introspection-parameters.js';
 
 export type PrivateKeyInput = string | JWK | { keys: JWK[] } | ReadonlyArray<string | JWK>;
 
@@ -79,6 +80,20 @@ export interface ResourceServerOptions<User = unknown> {
   requireTokenType?: boolean;
   /** Admit active tokens without `sub` (client credentials); the principal then has no `sub`. Default false. */
   allowTokensWithoutSubject?: boolean;
+  /**
+   * Extra parameters sent with the token (RFC 7662 §2.1), as a fixed set or a function of the request: `(request) =>
+   * ({ resource: … })`. An answer that depends on them is never served to another request: they key the caches (in
+   * process and shared) with the token. Their names may not be the protocol's own (`token`, `token_type_hint`,
+   * `client_id`, `client_secret`, `client_assertion`, `client_assertion_type`): a fixed set naming one is a start-up
+   * problem, a function returning one refuses that request (503, logged). Values are strings.
+   */
+  introspectionParameters?: IntrospectionParameters;
+  /**
+   * Send `requester_ip`, the address of this RS's caller (`request.ip`: Express and Fastify apply the app's trust-proxy
+   * setting; an IPv4-mapped IPv6 address is sent as dotted IPv4), for an AS that checks where the token is used from
+   * (OAuthSD). Default false.
+   */
+  sendRequesterIp?: boolean;
   /**
    * For an AS that says "not active" with an error instead of `active: false`: a 400 answer whose `error` is one of
    * these means 401 `invalid_token` (cached like an inactive answer, never counted toward the circuit breaker). Default

@@ -34,6 +34,7 @@ import {
   type SigningAlgorithm,
 } from './algorithms.js';
 import { environmentSourceOf } from './environment.js';
+import { type IntrospectionParameters, parametersProblem, reservedParameterNames } from './introspection-parameters.js';
 import type { PrivateKeyInput, ResourceServerOptions } from './resource-server-options.js';
 
 const HTTP_URL = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
@@ -81,6 +82,24 @@ function NoSymmetricAlgWithout(method: ClientAuthMethod, options: ValidationOpti
     },
     options,
   );
+}
+
+/** A function (checked on each request), or a fixed set of parameters that may be sent (checked now). */
+function ValidIntrospectionParameters(): PropertyDecorator {
+  const problem = (value: unknown, settings: ResourceServerSettings): string | undefined =>
+    typeof value === 'function'
+      ? undefined
+      : parametersProblem(value, reservedParameterNames(settings.sendRequesterIp));
+  return ValidateBy({
+    name: 'validIntrospectionParameters',
+    validator: {
+      validate: (value, args) => problem(value, args?.object as ResourceServerSettings) === undefined,
+      defaultMessage: (args) => {
+        const why = problem(args?.value, args?.object as ResourceServerSettings);
+        return why === undefined || why === 'is not an object' ? 'must be a function or an object of strings' : why;
+      },
+    },
+  });
 }
 
 function IsFunction(options: ValidationOptions): PropertyDecorator {
@@ -249,6 +268,14 @@ export class ResourceServerSettings {
 
   @IsBoolean({ message: 'must be true or false' })
   allowTokensWithoutSubject = false;
+
+  /** A fixed set is checked here, at start-up; what a function returns, on each request. */
+  @IsOptional()
+  @ValidIntrospectionParameters()
+  introspectionParameters?: IntrospectionParameters;
+
+  @IsBoolean({ message: 'must be true or false' })
+  sendRequesterIp = false;
 
   // RFC 6749 §5.2 `error`: %x20-21 / %x23-5B / %x5D-7E; no space, since a list is split on spaces and commas.
   @IsNotIn(NOT_INACTIVE_ERROR_CODES, {

@@ -74,14 +74,18 @@ export class CachingTokenValidator extends TokenValidator implements OnApplicati
     this.cache = new IntrospectionCache({ maxEntries: settings.cache.maxEntries, ...this.cacheOptions, now });
   }
 
-  validate(token: string): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
-    const key = IntrospectionCache.key(token);
+  validate(token: string, call?: ValidationCall): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
+    const parameters = call?.parameters;
+    const key =
+      parameters === undefined
+        ? IntrospectionCache.key(token)
+        : IntrospectionCache.keyWithParameters(token, parameters);
     const cached = this.cache.get(key);
     if (cached !== undefined && this.now() < cached.freshUntil) return this.judge(cached.outcome);
     // One deadline for the whole miss (waiting for a place, the call, its retry): then the client gets its 503.
     const deadline = this.now() + this.settings.timeoutMs;
     return this.cache
-      .load(key, () => this.introspect(token, key, deadline))
+      .load(key, () => this.introspect(token, key, deadline, parameters))
       .then(
         (outcome) => this.judge(outcome),
         (error: unknown) => this.judge(this.staleOrFail(error, cached)),
@@ -95,7 +99,12 @@ export class CachingTokenValidator extends TokenValidator implements OnApplicati
   }
 
   /** The shared tier first (its proof verified again), else the AS; a fresh AS answer is shared for the others. */
-  private async introspect(token: string, key: string, deadline: number): Promise<LoadedOutcome> {
+  private async introspect(
+    token: string,
+    key: string,
+    deadline: number,
+    parameters: ValidationCall['parameters'],
+  ): Promise<LoadedOutcome> {
     const now = this.now();
     const stored = this.shared ? await this.fromSharedStore(key) : undefined;
     if (stored) {
@@ -105,7 +114,7 @@ export class CachingTokenValidator extends TokenValidator implements OnApplicati
     }
     let answer: IntrospectionAnswer;
     try {
-      answer = await this.client.fetchIntrospection(token, deadline);
+      answer = await this.client.fetchIntrospection(token, deadline, parameters);
     } catch (error) {
       // The AS said, without an introspection answer, that this is not an access token it introspects.
       if (error instanceof InvalidTokenError) return { outcome: error };

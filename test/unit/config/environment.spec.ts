@@ -55,6 +55,7 @@ describe('ENVIRONMENT_NAMES', () => {
       audience: 'OIDC_RS_AUDIENCE',
       requireTokenType: 'OIDC_RS_REQUIRE_TOKEN_TYPE',
       allowTokensWithoutSubject: 'OIDC_RS_ALLOW_NO_SUBJECT',
+      sendRequesterIp: 'OIDC_RS_SEND_REQUESTER_IP',
       inactiveErrorCodes: 'OIDC_RS_INACTIVE_ERROR_CODES',
       'cache.maxTtlSeconds': 'OIDC_RS_CACHE_TTL',
       'cache.maxEntries': 'OIDC_RS_CACHE_MAX_ENTRIES',
@@ -91,6 +92,7 @@ describe('optionsFromEnvironment', () => {
         OIDC_RS_AUDIENCE: 'https://api.example',
         OIDC_RS_REQUIRE_TOKEN_TYPE: 'false',
         OIDC_RS_ALLOW_NO_SUBJECT: 'TRUE',
+        OIDC_RS_SEND_REQUESTER_IP: 'true',
         OIDC_RS_INACTIVE_ERROR_CODES: 'invalid_token,invalid_request',
         OIDC_RS_CACHE_TTL: '30',
         OIDC_RS_CACHE_MAX_ENTRIES: '500',
@@ -123,6 +125,7 @@ describe('optionsFromEnvironment', () => {
       audience: 'https://api.example',
       requireTokenType: false,
       allowTokensWithoutSubject: true,
+      sendRequesterIp: true,
       inactiveErrorCodes: ['invalid_token', 'invalid_request'],
       cache: {
         maxTtlSeconds: 30,

@@ -44,6 +44,7 @@ describe('validateOptions', () => {
       realm: 'api',
       requireTokenType: true,
       allowTokensWithoutSubject: false,
+      sendRequesterIp: false,
       inactiveErrorCodes: [],
       cache: { maxTtlSeconds: 60, maxEntries: 10_000, inactiveTtlSeconds: 5 },
       staleIfErrorSeconds: 0,
@@ -121,6 +122,24 @@ describe('validateOptions', () => {
       ['audience must not be empty', { audience: '' }],
       ['requireTokenType must be true or false', { requireTokenType: 'yes' }],
       ['allowTokensWithoutSubject must be true or false', { allowTokensWithoutSubject: 1 }],
+      ['sendRequesterIp must be true or false', { sendRequesterIp: 'yes' }],
+      ['introspectionParameters must be a function or an object of strings', { introspectionParameters: 'a=b' }],
+      ['introspectionParameters must be a function or an object of strings', { introspectionParameters: [] }],
+      ['introspectionParameters has a value that is not a string', { introspectionParameters: { a: 1 } }],
+      [
+        'introspectionParameters has a name outside RFC 6749 (letters, digits, "-", "." and "_")',
+        { introspectionParameters: { [`${SECRET} x`]: 'v' } },
+      ],
+      ...['token', 'token_type_hint', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'].map(
+        (name): [string, Record<string, unknown>] => [
+          `introspectionParameters names ${name}, a parameter of the protocol itself`,
+          { introspectionParameters: { resource: 'https://api.example', [name]: SECRET } },
+        ],
+      ),
+      [
+        'introspectionParameters names requester_ip, which sendRequesterIp sends',
+        { sendRequesterIp: true, introspectionParameters: { requester_ip: '10.0.0.1' } },
+      ],
       ['inactiveErrorCodes must be a list', { inactiveErrorCodes: 'invalid_token' }],
       ['inactiveErrorCodes must be a list of OAuth error codes', { inactiveErrorCodes: [''] }],
       ['inactiveErrorCodes must be a list of OAuth error codes', { inactiveErrorCodes: ['invalid token'] }],
@@ -173,6 +192,10 @@ describe('validateOptions', () => {
       { signingAlgs: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA'] },
     ],
     ['a clock tolerance of 0', { clockToleranceSeconds: 0 }],
+    ['sendRequesterIp', { sendRequesterIp: true }],
+    ['introspectionParameters as a function', { introspectionParameters: () => ({ token: 'checked per request' }) }],
+    ['introspectionParameters as a fixed set', { introspectionParameters: { resource: 'https://api.example' } }],
+    ['requester_ip in a fixed set, without sendRequesterIp', { introspectionParameters: { requester_ip: '10.0.0.1' } }],
     ["OAuthSD's inactive error codes", { inactiveErrorCodes: ['invalid_token', 'invalid_request'] }],
     ['an unregistered inactive error code', { inactiveErrorCodes: ['token_not_found'] }],
   ])('accepted: %s', (_name, override) => {
