@@ -16,6 +16,7 @@ export type ResourceServerErrorCode =
   | 'ERR_AUTHORIZATION_SERVER_METADATA'
   | 'ERR_RESPONSE_TOO_LARGE'
   | 'ERR_USER_RESOLUTION_FAILED'
+  | 'ERR_INTROSPECTION_PARAMETERS'
   | 'ERR_NOT_CONFIGURED';
 
 export abstract class ResourceServerError extends Error {
@@ -198,6 +199,17 @@ export class UserResolutionError extends ResourceServerError {
   override readonly retryable = true;
 }
 
+/**
+ * The extra introspection parameters of this request cannot be made: the app's `introspectionParameters` threw, or
+ * returned a reserved name or a value that is not a string; or `sendRequesterIp` and the caller's address is unknown.
+ * The token was not checked (and nothing was sent to the AS): 503, and the log says what failed.
+ */
+export class IntrospectionParametersError extends ResourceServerError {
+  readonly code = 'ERR_INTROSPECTION_PARAMETERS';
+  readonly status = 503;
+  override readonly retryable = true;
+}
+
 /** The module has no usable settings; the app runs but cannot authenticate bearer tokens. */
 export class ResourceServerNotConfiguredError extends ResourceServerError {
   readonly code = 'ERR_NOT_CONFIGURED';
@@ -221,4 +233,5 @@ export type AnyResourceServerError =
   | AuthorizationServerMetadataError
   | ResponseTooLargeError
   | UserResolutionError
+  | IntrospectionParametersError
   | ResourceServerNotConfiguredError;

@@ -18,7 +18,7 @@ export {
   type AuthorizationServerMetadata,
   type IntrospectionAnswer,
 } from './authorization-server/authorization-server-client.js';
-export { TokenValidator } from './validation/token-validator.js';
+export { TokenValidator, type ValidationCall } from './validation/token-validator.js';
 export { ResourceServerService } from './validation/resource-server.service.js';
 export { JwksController } from './jwks.controller.js';
 export { ENVIRONMENT_NAMES, optionsFromEnvironment, type EnvironmentReader } from './config/environment.js';
@@ -30,6 +30,12 @@ export type {
   AuthorizationServerOptions,
   PrivateKeyInput,
 } from './config/resource-server-options.js';
-export type { SigningAlgorithm, KeyManagementAlgorithm, ContentEncryptionAlgorithm } from './config/algorithms.js';
+export type {
+  SigningAlgorithm,
+  KeyManagementAlgorithm,
+  ContentEncryptionAlgorithm,
+  ClientAuthMethod,
+} from './config/algorithms.js';
+export type { IntrospectionParameters, IntrospectionParameterRequest } from './config/introspection-parameters.js';
 export type { ResourceServerPrincipal, TokenIntrospection, ResolveUser } from './principal.js';
 export * from './errors.js';

@@ -4,6 +4,7 @@ import type { JWK } from 'jose';
 import { AUTH_SETTINGS, type AuthSettings } from './auth/auth-settings.js';
 import { toHttpException } from './auth/error-response.js';
 import { FallbackStrategy } from './auth/fallback.strategy.js';
+import { requestParametersOf } from './auth/introspection-parameters.js';
 import { ResourceServerExceptionFilter } from './auth/resource-server-exception.filter.js';
 import { ResourceServerGuard } from './auth/resource-server.guard.js';
 import { ResourceServerStrategy } from './auth/resource-server.strategy.js';
@@ -94,7 +95,7 @@ async function connectSharedStore(settings: ResourceServerSettings): Promise<Sha
   try {
     return await SharedIntrospectionStore.connect({
       url: redisUrl,
-      namespace: `${settings.issuer} ${settings.clientId}`,
+      namespace: `${settings.issuer} ${settings.clientId ?? ''}`,
       secret: redisSecret,
       commandTimeoutMs: Math.min(100, settings.timeoutMs),
       maxEntryLifeMs: maxTtlSeconds * 1000,
@@ -156,6 +157,7 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
         ]),
       ),
       resolveUser: settings?.resolveUser,
+      parametersOf: settings ? requestParametersOf(settings) : undefined,
     }),
   },
   {

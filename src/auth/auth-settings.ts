@@ -1,4 +1,5 @@
 import type { ResolveUser } from '../principal.js';
+import type { RequestParameters } from './introspection-parameters.js';
 
 /** What the guards and strategies need of the settings, decided once by the module (also when unconfigured). */
 export interface AuthSettings {
@@ -10,6 +11,8 @@ export interface AuthSettings {
    */
   readonly authorizationServers: ReadonlyMap<string, { issuer: string; allowedServiceProviders: readonly string[] }>;
   readonly resolveUser?: ResolveUser;
+  /** The extra introspection parameters of a request; undefined when none are configured (nothing to build). */
+  readonly parametersOf?: RequestParameters;
 }
 
 /** Injection token of the module's AuthSettings. */

@@ -26,6 +26,7 @@ const MESSAGE: Record<ResourceServerErrorCode, string> = {
   ERR_AUTHORIZATION_SERVER_METADATA: 'The access token cannot be checked right now; retry later.',
   ERR_RESPONSE_TOO_LARGE: 'The access token cannot be checked right now; retry later.',
   ERR_USER_RESOLUTION_FAILED: 'The access token cannot be checked right now; retry later.',
+  ERR_INTROSPECTION_PARAMETERS: 'The access token cannot be checked right now; retry later.',
   ERR_NOT_CONFIGURED: 'Bearer authentication is not configured on this server.',
 };
 

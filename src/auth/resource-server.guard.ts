@@ -29,7 +29,12 @@ export class ResourceServerGuard implements CanActivate {
     if (policy.isPublic) return true;
     const request = context.switchToHttp().getRequest<UserCarrier>();
     try {
-      const principal = this.validator.validate(extractBearerToken(request), policy.validation);
+      const token = extractBearerToken(request);
+      // Without extra parameters, the call (and a cache hit) is what it always was: nothing more built or hashed.
+      const principal =
+        this.settings.parametersOf === undefined
+          ? this.validator.validate(token, policy.validation)
+          : this.validator.validate(token, { ...policy.validation, parameters: this.settings.parametersOf(request) });
       if (principal instanceof Promise) {
         return principal
           .then((p) => this.authorize(request, p, policy))

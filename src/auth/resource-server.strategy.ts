@@ -62,7 +62,10 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
       const context = routeContextOf(request);
       if (context === undefined) throw this.unknownRoute();
       const policy = this.policies.of(context);
-      const principal = await this.validator.validate(token, policy.validation);
+      const { parametersOf } = this.settings;
+      const principal = await (parametersOf === undefined
+        ? this.validator.validate(token, policy.validation)
+        : this.validator.validate(token, { ...policy.validation, parameters: parametersOf(request) }));
       setPrincipal(request, principal);
       return await admit(request, principal, policy, this.settings.resolveUser);
     } catch (error) {

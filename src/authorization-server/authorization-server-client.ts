@@ -1,15 +1,19 @@
 import { setTimeout } from 'node:timers/promises';
+import { Logger } from '@nestjs/common';
 import type { JSONWebKeySet, JWTVerifyGetKey } from 'jose';
-import { isSymmetricSigningAlg } from '../config/algorithms.js';
+import { type ClientAuthMethod, isSymmetricSigningAlg } from '../config/algorithms.js';
+import { PROTOCOL_PARAMETERS, REQUESTER_IP_PARAMETER } from '../config/introspection-parameters.js';
 import type { ResourceServerSettings } from '../config/resource-server-settings.js';
 import {
   AuthorizationServerMetadataError,
   AuthorizationServerUnavailableError,
+  IntrospectionParametersError,
   InvalidTokenError,
   ResourceServerError,
   ResourceServerNotConfiguredError,
   UntrustedIntrospectionResponseError,
 } from '../errors.js';
+import { LOGGER_CONTEXT } from '../logger.js';
 import type { DecryptionKey } from '../keys/decryption-keys.js';
 import type { TokenIntrospection } from '../principal.js';
 import { CircuitBreaker } from './circuit-breaker.js';
@@ -24,7 +28,7 @@ import {
   TOKEN_INTROSPECTION_JWT_MEDIA_TYPE,
   verifyIntrospectionJws,
 } from './introspection-response.js';
-import { registeredOAuthError, retryAfterSeconds } from './oauth-errors.js';
+import { oauthErrorOf, registeredOAuthError, retryAfterSeconds } from './oauth-errors.js';
 import { verifyJwtAccessToken } from './jwt-access-token.js';
 import { RemoteKeySet } from './remote-key-set.js';
 
@@ -53,9 +57,14 @@ export abstract class AuthorizationServerClient {
 
   /**
    * The AS's trusted answer about the token (decrypted, signature and claims checked), with its proof. Nothing is
-   * sent after `deadline` (epoch ms): a call that cannot start in time fails without reaching the AS.
+   * sent after `deadline` (epoch ms): a call that cannot start in time fails without reaching the AS. `parameters` are
+   * sent with the token (RFC 7662 §2.1); none may be one of the protocol's own.
    */
-  abstract fetchIntrospection(token: string, deadline?: number): Promise<IntrospectionAnswer>;
+  abstract fetchIntrospection(
+    token: string,
+    deadline?: number,
+    parameters?: Readonly<Record<string, string>>,
+  ): Promise<IntrospectionAnswer>;
 
   /** Checks a proof read back from a shared cache as if the AS had just sent it (signature, `iss`, `aud`, `iat`). */
   abstract verifyProof(proof: string): Promise<TokenIntrospection>;
@@ -118,7 +127,7 @@ const RETRY_DELAY_MS = 50;
  * count toward the circuit breaker and allow stale answers): a 5xx, or our client credentials refused. Any other 4xx
  * is about this token and answered for this request alone, so that junk tokens cannot lock other users out.
  */
-function errorAnswer(response: HttpResponse): ResourceServerError {
+function errorAnswer(response: HttpResponse, clientAuthMethod: ClientAuthMethod): ResourceServerError {
   const code = registeredOAuthError(response.body);
   const answered = `introspection answered HTTP ${response.status}${code ? `, error ${code}` : ''}`;
   if (response.status === 400 && code === 'unsupported_token_type') {
@@ -127,6 +136,12 @@ function errorAnswer(response: HttpResponse): ResourceServerError {
   }
   if (response.status >= 500) {
     return new AuthorizationServerUnavailableError(answered, { transient: true, outage: true });
+  }
+  if ((response.status === 401 || code === 'invalid_client') && clientAuthMethod === 'none') {
+    return new AuthorizationServerUnavailableError(
+      `${answered}: the AS requires client authentication, and OIDC_RS_CLIENT_AUTH_METHOD is none (set it and OIDC_RS_CLIENT_SECRET as the AS registered this RS)`,
+      { outage: true },
+    );
   }
   if (response.status === 401 || code === 'invalid_client') {
     return new AuthorizationServerUnavailableError(
@@ -170,14 +185,16 @@ function parseJsonDocument(response: HttpResponse, what: string): Record<string,
 
 /** The AS client over HTTP: one pooled agent, a circuit breaker, a bounded number of calls with one deadline each. */
 export class HttpAuthorizationServerClient extends AuthorizationServerClient {
+  private readonly logger = new Logger(LOGGER_CONTEXT);
   private readonly http: AuthorizationServerHttpClient;
   private readonly breaker: CircuitBreaker;
   private readonly limit: ConcurrencyLimit;
   private readonly keySet: RemoteKeySet;
   private readonly secretKey?: Uint8Array;
   private readonly introspectionHeaders: Record<string, string>;
-  private readonly credentialsInForm?: { client_id: string; client_secret: string };
+  private readonly credentialsInForm?: { client_id?: string; client_secret?: string };
   private readonly jwtContext: JwtIntrospectionContext;
+  private readonly inactiveErrorCodes: ReadonlySet<string>;
   private metadata?: Promise<AuthorizationServerMetadata>;
 
   constructor(
@@ -186,6 +203,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
   ) {
     super();
     this.http = new AuthorizationServerHttpClient(settings.timeoutMs);
+    this.inactiveErrorCodes = new Set(settings.inactiveErrorCodes);
     this.breaker = new CircuitBreaker(settings.circuitBreaker);
     // A call with less than half the timeout (at most 1 s) left is not started: under a flood it would only be
     // abandoned at its deadline, adding load to an AS that is already saturated.
@@ -194,11 +212,13 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
       maxAgeMs: JWKS_CACHE_MAX_AGE_MS,
       cooldownMs: JWKS_COOLDOWN_MS,
     });
-    if (settings.signingAlgs.some(isSymmetricSigningAlg))
+    // Never without a secret (clientAuthMethod none): settings refuse HS* then, and no key is better than a guessable one.
+    if (settings.clientSecret !== undefined && settings.signingAlgs.some(isSymmetricSigningAlg))
       this.secretKey = new TextEncoder().encode(settings.clientSecret);
     this.jwtContext = {
       issuer: settings.issuer,
-      clientId: settings.clientId,
+      // Only a json-format RS with clientAuthMethod none may have no client id (a settings rule); jwt answers need it.
+      clientId: settings.clientId ?? '',
       signingAlgs: settings.signingAlgs,
       encryptionAlg: settings.encryptionAlg,
       encryptionEnc: settings.encryptionEnc,
@@ -210,12 +230,16 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
       accept: settings.introspectionFormat === 'jwt' ? TOKEN_INTROSPECTION_JWT_MEDIA_TYPE : 'application/json',
       'content-type': 'application/x-www-form-urlencoded',
     };
+    const { clientId = '', clientSecret = '' } = settings;
     if (settings.clientAuthMethod === 'client_secret_basic') {
       // RFC 6749 §2.3.1: form-encode id and secret before Base64.
-      const credentials = `${encodeURIComponent(settings.clientId)}:${encodeURIComponent(settings.clientSecret)}`;
+      const credentials = `${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`;
       this.introspectionHeaders.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
-    } else {
-      this.credentialsInForm = { client_id: settings.clientId, client_secret: settings.clientSecret };
+    } else if (settings.clientAuthMethod === 'client_secret_post') {
+      this.credentialsInForm = { client_id: clientId, client_secret: clientSecret };
+    } else if (settings.clientId !== undefined) {
+      // none: the RS names itself (RFC 6749 §2.3.1 public clients), and proves nothing.
+      this.credentialsInForm = { client_id: settings.clientId };
     }
   }
 
@@ -303,13 +327,24 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
   async fetchIntrospection(
     token: string,
     deadline = Date.now() + this.settings.timeoutMs,
+    parameters?: Readonly<Record<string, string>>,
   ): Promise<IntrospectionAnswer> {
     const form = new URLSearchParams({ token, token_type_hint: 'access_token', ...this.credentialsInForm });
+    if (parameters !== undefined) {
+      for (const [name, value] of Object.entries(parameters)) {
+        // Refused earlier (settings, guards); here too, so that no caller can replace the token or our credentials.
+        if (PROTOCOL_PARAMETERS.has(name)) {
+          throw new IntrospectionParametersError(`the introspection parameter ${name} is one of the protocol's own`);
+        }
+        form.append(name, value);
+      }
+    }
     const body = form.toString();
+    const requesterIpSent = parameters?.[REQUESTER_IP_PARAMETER] !== undefined;
     const response = await this.limit.run(
       () =>
         this.breaker.run(
-          () => this.postWithRetry(body, deadline),
+          () => this.postWithRetry(body, deadline, requesterIpSent),
           (error) => error instanceof AuthorizationServerUnavailableError && error.outage,
         ),
       deadline,
@@ -323,19 +358,19 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
   }
 
   /** One POST, and one jittered retry of a transient failure if the deadline leaves room for it. */
-  private async postWithRetry(body: string, deadline: number): Promise<HttpResponse> {
+  private async postWithRetry(body: string, deadline: number, requesterIpSent: boolean): Promise<HttpResponse> {
     try {
-      return await this.post(body, deadline);
+      return await this.post(body, deadline, requesterIpSent);
     } catch (error) {
       if (!(error instanceof AuthorizationServerUnavailableError && error.transient)) throw error;
       const delay = RETRY_DELAY_MS * (0.5 + Math.random());
       if (Date.now() + delay + RETRY_DELAY_MS >= deadline) throw error;
       await setTimeout(delay);
-      return this.post(body, deadline);
+      return this.post(body, deadline, requesterIpSent);
     }
   }
 
-  private async post(body: string, deadline: number): Promise<HttpResponse> {
+  private async post(body: string, deadline: number, requesterIpSent: boolean): Promise<HttpResponse> {
     const { introspectionEndpoint } = await this.discover();
     const budget = deadline - Date.now();
     let response: HttpResponse;
@@ -361,8 +396,36 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
       }
       throw error;
     }
-    if (response.status !== 200) throw errorAnswer(response);
+    if (response.status !== 200) throw this.refusal(response, requesterIpSent);
     return response;
+  }
+
+  /**
+   * A non-200 answer as a coded error. A 400 `invalid_grant` to a request that carried `requester_ip` is the AS
+   * refusing the token for that requester (OAuthSD: "Invalid IP"), and a 400 whose `error` the operator listed in
+   * `inactiveErrorCodes` its way of saying "not active": both 401, never an outage. The rest is `errorAnswer`'s.
+   */
+  private refusal(response: HttpResponse, requesterIpSent: boolean): ResourceServerError {
+    if (response.status === 400 && (requesterIpSent || this.inactiveErrorCodes.size > 0)) {
+      const code = oauthErrorOf(response.body);
+      if (requesterIpSent && code === 'invalid_grant') {
+        // The AS judged the requester, not the token: said without the address, which is the caller's own data.
+        this.logger.log(
+          'the AS refused the token for this requester (introspection answered HTTP 400, error invalid_grant, to a ' +
+            'request with requester_ip): 401',
+        );
+        return new InvalidTokenError(
+          'the AS refused the token for the requester whose address was sent (introspection answered HTTP 400, error invalid_grant)',
+        );
+      }
+      // The code is echoed only once it is known to be one the operator wrote.
+      if (code !== undefined && this.inactiveErrorCodes.has(code)) {
+        return new InvalidTokenError(
+          `the AS calls the token not active (introspection answered HTTP 400, error ${code}, listed in inactiveErrorCodes)`,
+        );
+      }
+    }
+    return errorAnswer(response, this.settings.clientAuthMethod);
   }
 
   async verifyProof(proof: string): Promise<TokenIntrospection> {
@@ -408,7 +471,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
         problems.push('introspection: a made-up token was answered active; is this the right AS?');
     } catch (error) {
       if (error instanceof InvalidTokenError) {
-        notes.push('introspection: the AS answered (it does not introspect that kind of token)');
+        notes.push(`introspection: the AS answered: ${error.message}`);
       } else if (
         error instanceof AuthorizationServerUnavailableError &&
         error.message.includes('invalid_client_metadata')

@@ -42,15 +42,21 @@ const REGISTERED = new Set([
   'incompatible_ace_profiles',
 ]);
 
-/** The `error` member of an OAuth error answer when it is a registered code; undefined for anything else. */
-export function registeredOAuthError(body: string): string | undefined {
+/** The `error` member of an OAuth error answer, whatever it says (not for logs: it may echo input). */
+export function oauthErrorOf(body: string): string | undefined {
   let code: unknown;
   try {
     code = (JSON.parse(body) as { error?: unknown } | null)?.error;
   } catch {
     return undefined;
   }
-  return typeof code === 'string' && REGISTERED.has(code) ? code : undefined;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** The `error` member of an OAuth error answer when it is a registered code; undefined for anything else. */
+export function registeredOAuthError(body: string): string | undefined {
+  const code = oauthErrorOf(body);
+  return code !== undefined && REGISTERED.has(code) ? code : undefined;
 }
 
 /** RFC 9110 §10.2.3 `Retry-After`: delay-seconds or an HTTP-date, as whole seconds from now (1 to 3600), if readable. */

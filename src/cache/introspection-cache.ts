@@ -72,6 +72,20 @@ export class IntrospectionCache {
     return hash('sha256', token, 'base64url');
   }
 
+  /**
+   * The key of a token sent with extra introspection parameters: the parameters (sorted by name, form-encoded, so with
+   * no newline) and the token, hashed together. An answer that depends on a parameter (the AS judged `requester_ip`)
+   * is then never another request's, in process or in the shared tier, and single flight merges only identical
+   * requests. (A bearer token has no newline either, RFC 6750 b64token, so no token's `key` is such a key.)
+   */
+  static keyWithParameters(token: string, parameters: Readonly<Record<string, string>>): string {
+    let encoded = '';
+    for (const name of Object.keys(parameters).sort()) {
+      encoded += `${encodeURIComponent(name)}=${encodeURIComponent(parameters[name]!)}&`;
+    }
+    return hash('sha256', `${encoded}\n${token}`, 'base64url');
+  }
+
   /** The entry, fresh or (when stale-if-error is on) stale: compare `freshUntil` with the clock. */
   get(key: string): CachedOutcome | undefined {
     return this.positive?.get(key) ?? this.negative?.get(key);

@@ -36,8 +36,12 @@ export const CONTENT_ENCRYPTION_ALGORITHMS = [
   'A256CBC-HS512',
 ] as const;
 
+/** How the RS authenticates to the introspection endpoint (`none`: it does not). */
+export const CLIENT_AUTH_METHODS = ['client_secret_post', 'client_secret_basic', 'none'] as const;
+
 export const isSymmetricSigningAlg = (alg: string): boolean => alg.startsWith('HS');
 
+export type ClientAuthMethod = (typeof CLIENT_AUTH_METHODS)[number];
 export type SigningAlgorithm = (typeof SIGNING_ALGORITHMS)[number];
 
 /** The asymmetric ones: what a JWT access token may be signed with (RFC 9068 §2.1: never `none`, never a MAC). */

@@ -28,6 +28,8 @@ const SETTINGS = [
   { option: 'audience', name: 'OIDC_RS_AUDIENCE', kind: 'string' },
   { option: 'requireTokenType', name: 'OIDC_RS_REQUIRE_TOKEN_TYPE', kind: 'boolean' },
   { option: 'allowTokensWithoutSubject', name: 'OIDC_RS_ALLOW_NO_SUBJECT', kind: 'boolean' },
+  { option: 'sendRequesterIp', name: 'OIDC_RS_SEND_REQUESTER_IP', kind: 'boolean' },
+  { option: 'inactiveErrorCodes', name: 'OIDC_RS_INACTIVE_ERROR_CODES', kind: 'list' },
   { option: 'cache.maxTtlSeconds', name: 'OIDC_RS_CACHE_TTL', kind: 'number' },
   { option: 'cache.maxEntries', name: 'OIDC_RS_CACHE_MAX_ENTRIES', kind: 'number' },
   { option: 'cache.inactiveTtlSeconds', name: 'OIDC_RS_CACHE_INACTIVE_TTL', kind: 'number' },

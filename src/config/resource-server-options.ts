@@ -6,6 +6,7 @@ import type {
   KeyManagementAlgorithm,
   SigningAlgorithm,
 } from './algorithms.js';
+import type { IntrospectionParameters } from './introspection-parameters.js';
 
 /** One more authorization server: the options of the default one, except those that belong to the whole module. */
 export type AuthorizationServerOptions = Omit<
@@ -46,12 +47,19 @@ export interface ResourceServerOptions<User = unknown> {
   introspectionEndpoint?: string;
   /** The AS's JWKS (introspection signing keys); default from discovery. */
   jwksUri?: string;
-  /** This resource server's client id at the AS: the expected `aud` of introspection answers. Required. */
+  /**
+   * This resource server's client id at the AS: the expected `aud` of introspection answers. Required, except with
+   * `clientAuthMethod: 'none'` and `introspectionFormat: 'json'` (then sent as `client_id` only when set).
+   */
   clientId?: string;
-  /** This resource server's client secret at the AS. Required. */
+  /** This resource server's client secret at the AS. Required, except with `clientAuthMethod: 'none'`. */
   clientSecret?: string;
-  /** How the RS authenticates to the introspection endpoint. Default `client_secret_post`. */
-  clientAuthMethod?: 'client_secret_post' | 'client_secret_basic';
+  /**
+   * How the RS authenticates to the introspection endpoint. Default `client_secret_post`. `none` sends no secret, only
+   * `client_id` when set: for an AS whose endpoint does not authenticate its callers (RFC 7662 §2.1 says it must; the
+   * README says what this gives up). With `none`, `signingAlgs` may not hold HS* (keyed by a client secret).
+   */
+  clientAuthMethod?: 'client_secret_post' | 'client_secret_basic' | 'none';
   /** `jwt` (RFC 9701 signed, and encrypted when `privateKeys` is set) or `json` (plain RFC 7662). Default `jwt`. */
   introspectionFormat?: 'jwt' | 'json';
   /** The RS's private key(s): PEM, JWK, JWK Set or a list; they decrypt answers, their public part is served at `/jwks`. */
@@ -101,6 +109,26 @@ export interface ResourceServerOptions<User = unknown> {
   requireTokenType?: boolean;
   /** Admit active tokens without `sub` (client credentials); the principal then has no `sub`. Default false. */
   allowTokensWithoutSubject?: boolean;
+  /**
+   * Extra parameters sent with the token (RFC 7662 §2.1), as a fixed set or a function of the request: `(request) =>
+   * ({ resource: … })`. An answer that depends on them is never served to another request: they key the caches (in
+   * process and shared) with the token. Their names may not be the protocol's own (`token`, `token_type_hint`,
+   * `client_id`, `client_secret`, `client_assertion`, `client_assertion_type`): a fixed set naming one is a start-up
+   * problem, a function returning one refuses that request (503, logged). Values are strings.
+   */
+  introspectionParameters?: IntrospectionParameters;
+  /**
+   * Send `requester_ip`, the address of this RS's caller (`request.ip`: Express and Fastify apply the app's trust-proxy
+   * setting; an IPv4-mapped IPv6 address is sent as dotted IPv4), for an AS that checks where the token is used from
+   * (OAuthSD). Default false.
+   */
+  sendRequesterIp?: boolean;
+  /**
+   * For an AS that says "not active" with an error instead of `active: false`: a 400 answer whose `error` is one of
+   * these means 401 `invalid_token` (cached like an inactive answer, never counted toward the circuit breaker). Default
+   * none (strict RFC 7662: any 400 is a 503). The price: an unsigned 400 can make a client throw its token away.
+   */
+  inactiveErrorCodes?: string[];
   /** The introspection cache. */
   cache?: ResourceServerCacheOptions;
   /**

@@ -7,12 +7,14 @@ import {
   IsIn,
   IsInt,
   IsNotEmpty,
+  IsNotIn,
   IsOptional,
   IsString,
   IsUrl,
   Matches,
   Max,
   Min,
+  ValidateIf,
   type ValidationError,
   ValidateBy,
   ValidateNested,
@@ -23,7 +25,10 @@ import type { ResolveUser } from '../principal.js';
 import {
   ASYMMETRIC_SIGNING_ALGORITHMS,
   type AsymmetricSigningAlgorithm,
+  CLIENT_AUTH_METHODS,
+  type ClientAuthMethod,
   CONTENT_ENCRYPTION_ALGORITHMS,
+  isSymmetricSigningAlg,
   type ContentEncryptionAlgorithm,
   KEY_MANAGEMENT_ALGORITHMS,
   type KeyManagementAlgorithm,
@@ -31,6 +36,7 @@ import {
   type SigningAlgorithm,
 } from './algorithms.js';
 import { environmentSourceOf } from './environment.js';
+import { type IntrospectionParameters, parametersProblem, reservedParameterNames } from './introspection-parameters.js';
 import type { AuthorizationServerOptions, PrivateKeyInput, ResourceServerOptions } from './resource-server-options.js';
 
 const HTTP_URL = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
@@ -65,9 +71,53 @@ function NoUserInfo(): PropertyDecorator {
   );
 }
 
+/** HS* keys are the client secret: refused when the RS authenticates with `method`, which has none. */
+function NoSymmetricAlgWithout(method: ClientAuthMethod, options: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: 'noSymmetricAlgWithout',
+      validator: {
+        validate: (value, args) =>
+          (args?.object as ResourceServerSettings).clientAuthMethod !== method ||
+          !(value as string[]).some(isSymmetricSigningAlg),
+      },
+    },
+    options,
+  );
+}
+
+/** A function (checked on each request), or a fixed set of parameters that may be sent (checked now). */
+function ValidIntrospectionParameters(): PropertyDecorator {
+  const problem = (value: unknown, settings: ResourceServerSettings): string | undefined =>
+    typeof value === 'function'
+      ? undefined
+      : parametersProblem(value, reservedParameterNames(settings.sendRequesterIp));
+  return ValidateBy({
+    name: 'validIntrospectionParameters',
+    validator: {
+      validate: (value, args) => problem(value, args?.object as ResourceServerSettings) === undefined,
+      defaultMessage: (args) => {
+        const why = problem(args?.value, args?.object as ResourceServerSettings);
+        return why === undefined || why === 'is not an object' ? 'must be a function or an object of strings' : why;
+      },
+    },
+  });
+}
+
 function IsFunction(options: ValidationOptions): PropertyDecorator {
   return ValidateBy({ name: 'isFunction', validator: { validate: (value) => typeof value === 'function' } }, options);
 }
+
+/**
+ * Error codes that `inactiveErrorCodes` may not name: our own credentials or registration refused, or the AS failing.
+ * Read as "token not active", they would turn an outage or a misconfiguration into 401s that clients act upon.
+ */
+export const NOT_INACTIVE_ERROR_CODES = [
+  'invalid_client',
+  'invalid_client_metadata',
+  'server_error',
+  'temporarily_unavailable',
+] as const;
 
 /** RFC 6750 §3 `realm` is a quoted-string: printable ASCII without `"` or `\` keeps the challenge unambiguous. */
 export const isValidRealm = (realm: unknown): realm is string =>
@@ -137,18 +187,28 @@ export class ResourceServerSettings {
   @IsUrl(HTTP_URL, { message: 'must be an http(s) URL' })
   jwksUri?: string;
 
+  // Optional only for an unauthenticated RS asking for plain JSON: a signed answer names it as its `aud`.
   @IsNotEmpty({ message: 'is required' })
   @IsString({ message: 'must be a string' })
   @IsDefined({ message: 'is required' })
-  clientId!: string;
+  @ValidateIf(
+    (settings: ResourceServerSettings) =>
+      settings.clientId !== undefined ||
+      settings.clientAuthMethod !== 'none' ||
+      settings.introspectionFormat !== 'json',
+  )
+  clientId?: string;
 
   @IsNotEmpty({ message: 'is required' })
   @IsString({ message: 'must be a string' })
   @IsDefined({ message: 'is required' })
-  clientSecret!: string;
+  @ValidateIf(
+    (settings: ResourceServerSettings) => settings.clientSecret !== undefined || settings.clientAuthMethod !== 'none',
+  )
+  clientSecret?: string;
 
-  @IsIn(['client_secret_post', 'client_secret_basic'], { message: 'must be client_secret_post or client_secret_basic' })
-  clientAuthMethod: 'client_secret_post' | 'client_secret_basic' = 'client_secret_post';
+  @IsIn(CLIENT_AUTH_METHODS, { message: 'must be client_secret_post, client_secret_basic or none' })
+  clientAuthMethod: ClientAuthMethod = 'client_secret_post';
 
   @IsIn(['jwt', 'json'], { message: 'must be jwt or json' })
   introspectionFormat: 'jwt' | 'json' = 'jwt';
@@ -163,6 +223,10 @@ export class ResourceServerSettings {
   @IsIn(CONTENT_ENCRYPTION_ALGORITHMS, { message: `must be one of ${CONTENT_ENCRYPTION_ALGORITHMS.join(', ')}` })
   encryptionEnc: ContentEncryptionAlgorithm = 'A256GCM';
 
+  @NoSymmetricAlgWithout('none', {
+    message:
+      'must not hold HS* with clientAuthMethod none: HS* answers are keyed by a client secret this RS does not use',
+  })
   @IsIn(SIGNING_ALGORITHMS, { each: true, message: `may only hold ${SIGNING_ALGORITHMS.join(', ')}` })
   @ArrayNotEmpty({ message: 'must name at least one algorithm' })
   @IsArray({ message: 'must be a list' })
@@ -226,6 +290,24 @@ export class ResourceServerSettings {
   /** Validated entry by entry (validateOptions), each as a whole set of options. */
   @Allow()
   authorizationServers?: Record<string, AuthorizationServerOptions>;
+
+  /** A fixed set is checked here, at start-up; what a function returns, on each request. */
+  @IsOptional()
+  @ValidIntrospectionParameters()
+  introspectionParameters?: IntrospectionParameters;
+
+  @IsBoolean({ message: 'must be true or false' })
+  sendRequesterIp = false;
+
+  // RFC 6749 §5.2 `error`: %x20-21 / %x23-5B / %x5D-7E; no space, since a list is split on spaces and commas.
+  @IsNotIn(NOT_INACTIVE_ERROR_CODES, {
+    each: true,
+    message: `must not name ${NOT_INACTIVE_ERROR_CODES.join(', ')}: they say nothing of the token`,
+  })
+  @Matches(/^[\x21\x23-\x2B\x2D-\x5B\x5D-\x7E]+$/, { each: true, message: 'must be a list of OAuth error codes' })
+  @IsString({ each: true, message: 'must be a list of OAuth error codes' })
+  @IsArray({ message: 'must be a list' })
+  inactiveErrorCodes: string[] = [];
 
   @ValidateNested()
   cache = new CacheSettings();
@@ -307,6 +389,15 @@ function warningsOf(settings: ResourceServerSettings): string[] {
       'requireTokenType is false: an answer without token_type is admitted, and an AS that introspects refresh ' +
         'tokens without it (oidc-provider does) lets refresh tokens in as access tokens',
     );
+  }
+  if (settings.clientAuthMethod === 'none') {
+    warnings.push(
+      'clientAuthMethod is none: the AS is asked without client authentication (RFC 7662 §2.1 requires some), so it ' +
+        'cannot tell this RS from anyone scanning for tokens',
+    );
+    if (settings.clientSecret !== undefined) {
+      warnings.push('clientSecret is set but clientAuthMethod is none: it is never sent');
+    }
   }
   if (settings.cache.redisUrl !== undefined && settings.cache.redisSecret === undefined) {
     warnings.push('cache.redisUrl is set without cache.redisSecret: the shared cache tier stays off');

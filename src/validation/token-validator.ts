@@ -97,14 +97,18 @@ export class CachingTokenValidator extends TokenValidator {
     else this.cache.invalidateSubject(message.value);
   }
 
-  validate(token: string, _call?: ValidationCall): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
-    const key = IntrospectionCache.key(token);
+  validate(token: string, call?: ValidationCall): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
+    const parameters = call?.parameters;
+    const key =
+      parameters === undefined
+        ? IntrospectionCache.key(token)
+        : IntrospectionCache.keyWithParameters(token, parameters);
     const cached = this.cache.get(key);
     if (cached !== undefined && this.now() < cached.freshUntil) return this.judge(cached.outcome);
     // One deadline for the whole miss (waiting for a place, the call, its retry): then the client gets its 503.
     const deadline = this.now() + this.settings.timeoutMs;
     return this.cache
-      .load(key, () => this.introspect(token, key, deadline))
+      .load(key, () => this.introspect(token, key, deadline, parameters))
       .then(
         (outcome) => this.judge(outcome),
         (error: unknown) => this.judge(this.staleOrFail(error, cached)),
@@ -121,7 +125,12 @@ export class CachingTokenValidator extends TokenValidator {
    * A JWT access token (by `accessTokenFormat`) is validated here; anything else is introspected: the shared tier
    * first (its proof verified again), else the AS; a fresh AS answer is shared for the others.
    */
-  private async introspect(token: string, key: string, deadline: number): Promise<LoadedOutcome> {
+  private async introspect(
+    token: string,
+    key: string,
+    deadline: number,
+    parameters: ValidationCall['parameters'],
+  ): Promise<LoadedOutcome> {
     const format = this.settings.accessTokenFormat;
     if (format === 'jwt' || (format === 'auto' && isJwtAccessToken(token))) return this.validateHere(token, deadline);
     const now = this.now();
@@ -133,7 +142,7 @@ export class CachingTokenValidator extends TokenValidator {
     }
     let answer: IntrospectionAnswer;
     try {
-      answer = await this.client.fetchIntrospection(token, deadline);
+      answer = await this.client.fetchIntrospection(token, deadline, parameters);
     } catch (error) {
       // The AS said, without an introspection answer, that this is not an access token it introspects.
       if (error instanceof InvalidTokenError) return { outcome: error };

@@ -127,7 +127,9 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
     return as!.introspectionRequests - before;
   }
 
-  const sharedKeys = async (): Promise<string[]> => (await inspector!.keys('nrs:*')).sort();
+  /** The entries in Redis (not the lists of a subject's entries, nrs:v2:sub:…). */
+  const sharedKeys = async (): Promise<string[]> =>
+    (await inspector!.keys('nrs:*')).filter((key) => !key.startsWith('nrs:v2:sub:')).sort();
 
   /** Waits until the fire-and-forget write of a new entry shows in Redis; returns the new key. */
   async function newSharedKey(before: string[]): Promise<string> {

@@ -116,6 +116,10 @@ export async function startTestApp(input: {
   options?: ResourceServerOptions;
   adapter?: Adapter;
   port?: number;
+  /** Listening address (default 127.0.0.1; `::` for a dual-stack socket, where IPv4 callers are `::ffff:a.b.c.d`). */
+  host?: string;
+  /** The app's trust-proxy setting (Express `trust proxy`, Fastify `trustProxy`), e.g. `127.0.0.0/8`. Default none. */
+  trustProxy?: string;
   logger?: false | ('error' | 'warn' | 'log')[];
 }): Promise<TestApp> {
   const resourceServer = input.module ?? ResourceServerModule.forRoot(input.options ?? {});
@@ -128,11 +132,13 @@ export async function startTestApp(input: {
     .compile();
   const adapter = input.adapter ?? 'express';
   const logger = input.logger ?? false;
+  const { trustProxy } = input;
   const app =
     adapter === 'fastify'
-      ? moduleRef.createNestApplication(new FastifyAdapter(), { logger })
+      ? moduleRef.createNestApplication(new FastifyAdapter(trustProxy ? { trustProxy } : {}), { logger })
       : moduleRef.createNestApplication({ logger });
-  await app.listen(input.port ?? 0, '127.0.0.1');
+  if (adapter === 'express' && trustProxy) app.getHttpAdapter().getInstance().set('trust proxy', trustProxy);
+  await app.listen(input.port ?? 0, input.host ?? '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
   return {
     app,

@@ -12,9 +12,13 @@ import { Public } from '../../../src/auth/public.decorator.js';
 import { principalOf } from '../../../src/auth/request-principal.js';
 import { ResourceServerGuard } from '../../../src/auth/resource-server.guard.js';
 import { RoutePolicies } from '../../../src/auth/route-policy.js';
-import { AuthorizationServerUnavailableError, InvalidTokenError } from '../../../src/errors.js';
+import {
+  AuthorizationServerUnavailableError,
+  IntrospectionParametersError,
+  InvalidTokenError,
+} from '../../../src/errors.js';
 import type { ResourceServerPrincipal } from '../../../src/principal.js';
-import { TokenValidator } from '../../../src/validation/token-validator.js';
+import { TokenValidator, type ValidationCall } from '../../../src/validation/token-validator.js';
 
 const PRINCIPAL: ResourceServerPrincipal = Object.freeze({
   sub: 'user-1',
@@ -26,11 +30,14 @@ const PRINCIPAL: ResourceServerPrincipal = Object.freeze({
 
 class StubValidator extends TokenValidator {
   tokens: string[] = [];
+  /** The arguments of each call, as given (to tell `validate(token)` from `validate(token, call)`). */
+  calls: unknown[][] = [];
   constructor(private readonly answer: (token: string) => ResourceServerPrincipal | Promise<ResourceServerPrincipal>) {
     super();
   }
-  validate(token: string) {
+  validate(token: string, ...rest: [ValidationCall?]) {
     this.tokens.push(token);
+    this.calls.push([token, ...rest]);
     return this.answer(token);
   }
 }
@@ -148,6 +155,38 @@ describe('ResourceServerGuard', () => {
     const { context } = contextFor('list', { authorization: 'Bearer abc' });
     const g = guard(new StubValidator(() => PRINCIPAL), { resolveUser });
     expect((await rejection(() => g.canActivate(context))).getStatus()).toBe(status);
+  });
+
+  describe('extra introspection parameters', () => {
+    it('none configured: the validator is called with the token alone (the hot path is unchanged)', () => {
+      const validator = new StubValidator(() => PRINCIPAL);
+      expect(guard(validator).canActivate(contextFor('list', { authorization: 'Bearer abc' }).context)).toBe(true);
+      expect(validator.calls).toEqual([['abc']]);
+    });
+
+    it("configured: the request's parameters go with the token, and a cache hit still admits synchronously", () => {
+      const validator = new StubValidator(() => PRINCIPAL);
+      const { context, request } = contextFor('list', { authorization: 'Bearer abc' });
+      const seen: object[] = [];
+      const parametersOf = (req: object) => {
+        seen.push(req);
+        return { requester_ip: '127.0.0.2' };
+      };
+      expect(guard(validator, { parametersOf }).canActivate(context)).toBe(true);
+      expect(seen).toEqual([request]);
+      expect(validator.calls).toEqual([['abc', { parameters: { requester_ip: '127.0.0.2' } }]]);
+    });
+
+    it('parameters that cannot be made: 503 with Retry-After, the validator never called', async () => {
+      const validator = new StubValidator(() => PRINCIPAL);
+      const { context, response } = contextFor('list', { authorization: 'Bearer abc' });
+      const parametersOf = () => {
+        throw new IntrospectionParametersError('sendRequesterIp: the address of the caller is unknown');
+      };
+      expect((await rejection(() => guard(validator, { parametersOf }).canActivate(context))).getStatus()).toBe(503);
+      expect(response.headers).toEqual({ 'Retry-After': '5' });
+      expect(validator.calls).toEqual([]);
+    });
   });
 
   it('the realm of the settings is the realm of every challenge', async () => {

@@ -96,6 +96,39 @@ describe('IntrospectionCache.key', () => {
   });
 });
 
+describe('IntrospectionCache.keyWithParameters', () => {
+  const token = 'access-token-value';
+
+  it('is the SHA-256 of the sorted, form-encoded parameters, a newline and the token', () => {
+    expect(IntrospectionCache.keyWithParameters(token, { requester_ip: '127.0.0.2', a: 'x y' })).toBe(
+      createHash('sha256').update(`a=x%20y&requester_ip=127.0.0.2&\n${token}`).digest('base64url'),
+    );
+  });
+
+  it('does not depend on the order of the parameters', () => {
+    expect(IntrospectionCache.keyWithParameters(token, { a: '1', b: '2' })).toBe(
+      IntrospectionCache.keyWithParameters(token, { b: '2', a: '1' }),
+    );
+  });
+
+  it.each([
+    ['another value', { requester_ip: '127.0.0.3' }],
+    ['another name', { requester_ipx: '127.0.0.2' }],
+    ['no parameter', {}],
+    ['a value that would be read as another parameter if not encoded', { requester_ip: '127.0.0.2&b=1' }],
+  ])('differs for %s', (_name, other) => {
+    const key = IntrospectionCache.keyWithParameters(token, { requester_ip: '127.0.0.2' });
+    expect(IntrospectionCache.keyWithParameters(token, other)).not.toBe(key);
+    expect(IntrospectionCache.keyWithParameters(token, { requester_ip: '127.0.0.2', b: '1' })).not.toBe(
+      IntrospectionCache.keyWithParameters(token, { requester_ip: '127.0.0.2&b=1' }),
+    );
+  });
+
+  it("is never the token's own key", () => {
+    expect(IntrospectionCache.keyWithParameters(token, {})).not.toBe(IntrospectionCache.key(token));
+  });
+});
+
 describe('IntrospectionCache.load', () => {
   it('single flight: two concurrent loads call the loader once and both get its outcome', async () => {
     const c = cache();

@@ -55,6 +55,8 @@ describe('ENVIRONMENT_NAMES', () => {
       audience: 'OIDC_RS_AUDIENCE',
       requireTokenType: 'OIDC_RS_REQUIRE_TOKEN_TYPE',
       allowTokensWithoutSubject: 'OIDC_RS_ALLOW_NO_SUBJECT',
+      sendRequesterIp: 'OIDC_RS_SEND_REQUESTER_IP',
+      inactiveErrorCodes: 'OIDC_RS_INACTIVE_ERROR_CODES',
       'cache.maxTtlSeconds': 'OIDC_RS_CACHE_TTL',
       'cache.maxEntries': 'OIDC_RS_CACHE_MAX_ENTRIES',
       'cache.inactiveTtlSeconds': 'OIDC_RS_CACHE_INACTIVE_TTL',
@@ -90,6 +92,8 @@ describe('optionsFromEnvironment', () => {
         OIDC_RS_AUDIENCE: 'https://api.example',
         OIDC_RS_REQUIRE_TOKEN_TYPE: 'false',
         OIDC_RS_ALLOW_NO_SUBJECT: 'TRUE',
+        OIDC_RS_SEND_REQUESTER_IP: 'true',
+        OIDC_RS_INACTIVE_ERROR_CODES: 'invalid_token,invalid_request',
         OIDC_RS_CACHE_TTL: '30',
         OIDC_RS_CACHE_MAX_ENTRIES: '500',
         OIDC_RS_CACHE_INACTIVE_TTL: '2',
@@ -121,6 +125,8 @@ describe('optionsFromEnvironment', () => {
       audience: 'https://api.example',
       requireTokenType: false,
       allowTokensWithoutSubject: true,
+      sendRequesterIp: true,
+      inactiveErrorCodes: ['invalid_token', 'invalid_request'],
       cache: {
         maxTtlSeconds: 30,
         maxEntries: 500,
@@ -211,6 +217,36 @@ describe('optionsFromEnvironment', () => {
         expect.stringMatching(new RegExp(`^${name} \\(${option}\\) must `)),
       ]);
       expect(problemsFor({ ...BASE, [name]: value }).join('\n')).not.toContain(SECRET);
+    });
+
+    it('OIDC_RS_CLIENT_AUTH_METHOD=none needs no client secret (and, with json answers, no client id)', () => {
+      expect(
+        problemsFor({ OIDC_OP_URL: 'https://as.example', OIDC_RS_CLIENT_ID: 'rs', OIDC_RS_CLIENT_AUTH_METHOD: 'none' }),
+      ).toEqual([]);
+      expect(
+        problemsFor({
+          OIDC_OP_URL: 'https://as.example',
+          OIDC_RS_CLIENT_AUTH_METHOD: 'none',
+          OIDC_RS_INTROSPECTION_FORMAT: 'json',
+        }),
+      ).toEqual([]);
+      expect(
+        problemsFor({
+          OIDC_OP_URL: 'https://as.example',
+          OIDC_RS_CLIENT_AUTH_METHOD: 'none',
+          OIDC_RS_SIGNING_ALGO: 'HS256',
+        }),
+      ).toEqual([
+        'OIDC_RS_CLIENT_ID (clientId) is required',
+        'OIDC_RS_SIGNING_ALGO=HS256 (signingAlgs) must not hold HS* with clientAuthMethod none: HS* answers are keyed by a client secret this RS does not use',
+      ]);
+    });
+
+    it('OIDC_RS_INACTIVE_ERROR_CODES naming our own refusal or an outage is a problem with the value written', () => {
+      expect(problemsFor({ ...BASE, OIDC_RS_INACTIVE_ERROR_CODES: 'invalid_token,server_error' })).toEqual([
+        'OIDC_RS_INACTIVE_ERROR_CODES=invalid_token,server_error (inactiveErrorCodes) must not name invalid_client, ' +
+          'invalid_client_metadata, server_error, temporarily_unavailable: they say nothing of the token',
+      ]);
     });
 
     it('a missing client secret is named by its variable', () => {

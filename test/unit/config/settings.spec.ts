@@ -58,6 +58,8 @@ describe('validateOptions', () => {
         'EdDSA',
       ],
       introspectJwtAccessTokens: false,
+      sendRequesterIp: false,
+      inactiveErrorCodes: [],
       cache: { maxTtlSeconds: 60, maxEntries: 10_000, inactiveTtlSeconds: 5 },
       staleIfErrorSeconds: 0,
       circuitBreaker: { failureThreshold: 5, openSeconds: 10 },
@@ -103,7 +105,7 @@ describe('validateOptions', () => {
       ['clientSecret is required', { clientSecret: undefined }],
       ['clientSecret is required', { clientSecret: '' }],
       ['clientSecret must be a string', { clientSecret: [SECRET] }],
-      ['clientAuthMethod must be client_secret_post or client_secret_basic', { clientAuthMethod: SECRET }],
+      ['clientAuthMethod must be client_secret_post, client_secret_basic or none', { clientAuthMethod: SECRET }],
       ['introspectionFormat must be jwt or json', { introspectionFormat: SECRET }],
       [
         'encryptionAlg must be one of RSA-OAEP, RSA-OAEP-256, RSA-OAEP-384, RSA-OAEP-512, ECDH-ES, ECDH-ES+A128KW, ECDH-ES+A192KW, ECDH-ES+A256KW',
@@ -134,6 +136,34 @@ describe('validateOptions', () => {
       ['audience must not be empty', { audience: '' }],
       ['requireTokenType must be true or false', { requireTokenType: 'yes' }],
       ['allowTokensWithoutSubject must be true or false', { allowTokensWithoutSubject: 1 }],
+      ['sendRequesterIp must be true or false', { sendRequesterIp: 'yes' }],
+      ['introspectionParameters must be a function or an object of strings', { introspectionParameters: 'a=b' }],
+      ['introspectionParameters must be a function or an object of strings', { introspectionParameters: [] }],
+      ['introspectionParameters has a value that is not a string', { introspectionParameters: { a: 1 } }],
+      [
+        'introspectionParameters has a name outside RFC 6749 (letters, digits, "-", "." and "_")',
+        { introspectionParameters: { [`${SECRET} x`]: 'v' } },
+      ],
+      ...['token', 'token_type_hint', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type'].map(
+        (name): [string, Record<string, unknown>] => [
+          `introspectionParameters names ${name}, a parameter of the protocol itself`,
+          { introspectionParameters: { resource: 'https://api.example', [name]: SECRET } },
+        ],
+      ),
+      [
+        'introspectionParameters names requester_ip, which sendRequesterIp sends',
+        { sendRequesterIp: true, introspectionParameters: { requester_ip: '10.0.0.1' } },
+      ],
+      ['inactiveErrorCodes must be a list', { inactiveErrorCodes: 'invalid_token' }],
+      ['inactiveErrorCodes must be a list of OAuth error codes', { inactiveErrorCodes: [''] }],
+      ['inactiveErrorCodes must be a list of OAuth error codes', { inactiveErrorCodes: ['invalid token'] }],
+      ['inactiveErrorCodes must be a list of OAuth error codes', { inactiveErrorCodes: [`"${SECRET}"`] }],
+      ...['invalid_client', 'invalid_client_metadata', 'server_error', 'temporarily_unavailable'].map(
+        (code): [string, Record<string, unknown>] => [
+          'inactiveErrorCodes must not name invalid_client, invalid_client_metadata, server_error, temporarily_unavailable: they say nothing of the token',
+          { inactiveErrorCodes: ['invalid_token', code] },
+        ],
+      ),
       ['cache.maxTtlSeconds must not be negative', { cache: { maxTtlSeconds: -1 } }],
       ['cache.maxTtlSeconds must be at most 3600', { cache: { maxTtlSeconds: 3601 } }],
       ['cache.maxTtlSeconds must be a whole number of seconds', { cache: { maxTtlSeconds: 'ten' } }],
@@ -176,8 +206,55 @@ describe('validateOptions', () => {
       { signingAlgs: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA'] },
     ],
     ['a clock tolerance of 0', { clockToleranceSeconds: 0 }],
+    ['sendRequesterIp', { sendRequesterIp: true }],
+    ['introspectionParameters as a function', { introspectionParameters: () => ({ token: 'checked per request' }) }],
+    ['introspectionParameters as a fixed set', { introspectionParameters: { resource: 'https://api.example' } }],
+    ['requester_ip in a fixed set, without sendRequesterIp', { introspectionParameters: { requester_ip: '10.0.0.1' } }],
+    ["OAuthSD's inactive error codes", { inactiveErrorCodes: ['invalid_token', 'invalid_request'] }],
+    ['an unregistered inactive error code', { inactiveErrorCodes: ['token_not_found'] }],
   ])('accepted: %s', (_name, override) => {
     expect(problemsOf(loose({ ...valid(), ...override }))).toEqual([]);
+  });
+
+  describe("clientAuthMethod 'none' (an AS that does not authenticate the RS)", () => {
+    const none = (extra: Record<string, unknown> = {}): ResourceServerOptions =>
+      loose({ issuer: 'https://as.example', clientAuthMethod: 'none', ...extra });
+
+    it('needs no client secret; with json answers, not even a client id', () => {
+      expect(problemsOf(none({ clientId: 'rs-client' }))).toEqual([]);
+      expect(problemsOf(none({ introspectionFormat: 'json' }))).toEqual([]);
+      const settings = settingsOf(none({ introspectionFormat: 'json' }));
+      expect([settings.clientId, settings.clientSecret]).toEqual([undefined, undefined]);
+    });
+
+    it('jwt answers still need the client id: a signed answer names it as its aud', () => {
+      expect(problemsOf(none())).toEqual(['clientId is required']);
+    });
+
+    it('a client id or secret given must still be a non-empty string', () => {
+      expect(problemsOf(none({ introspectionFormat: 'json', clientId: '' }))).toEqual(['clientId is required']);
+      expect(problemsOf(none({ clientId: 'rs', clientSecret: '' }))).toEqual(['clientSecret is required']);
+    });
+
+    it.each([['HS256'], ['ES256', 'HS512']])(
+      'refuses HS* (%s) in signingAlgs, json or jwt: its key is the client secret',
+      (...signingAlgs) => {
+        const problem =
+          'signingAlgs must not hold HS* with clientAuthMethod none: HS* answers are keyed by a client secret this RS does not use';
+        expect(problemsOf(none({ clientId: 'rs', signingAlgs }))).toEqual([problem]);
+        expect(problemsOf(none({ introspectionFormat: 'json', signingAlgs }))).toEqual([problem]);
+        expect(problemsOf(none({ clientId: 'rs', clientSecret: 'a-secret-given-anyway', signingAlgs }))).toEqual([
+          problem,
+        ]);
+      },
+    );
+
+    it('the other methods still require both', () => {
+      expect(problemsOf(loose({ issuer: 'https://as.example', introspectionFormat: 'json' }))).toEqual([
+        'clientId is required',
+        'clientSecret is required',
+      ]);
+    });
   });
 
   it('several invalid settings give one problem each', () => {
@@ -239,6 +316,18 @@ describe('validateOptions', () => {
     it('requireTokenType: false says what it lets in', () => {
       expect(validateOptions({ ...valid(), requireTokenType: false }).warnings).toEqual([
         expect.stringContaining('requireTokenType is false'),
+      ]);
+    });
+
+    it('clientAuthMethod none says what it gives up; a client secret beside it is never sent', () => {
+      const none = { issuer: 'https://as.example', clientId: 'rs-client', clientAuthMethod: 'none' } as const;
+      const givesUp =
+        'clientAuthMethod is none: the AS is asked without client authentication (RFC 7662 §2.1 requires some), so ' +
+        'it cannot tell this RS from anyone scanning for tokens';
+      expect(validateOptions(none).warnings).toEqual([givesUp]);
+      expect(validateOptions({ ...none, clientSecret: 'unused' }).warnings).toEqual([
+        givesUp,
+        'clientSecret is set but clientAuthMethod is none: it is never sent',
       ]);
     });
 

@@ -8,6 +8,7 @@ import {
   type AuthorizationServerMetadata,
   type IntrospectionAnswer,
 } from '../../../src/authorization-server/authorization-server-client.js';
+import { IntrospectionCache } from '../../../src/cache/introspection-cache.js';
 import type { SharedEntry, SharedIntrospectionStore } from '../../../src/cache/shared-introspection-store.js';
 import { validateOptions, type ResourceServerSettings } from '../../../src/config/resource-server-settings.js';
 import {
@@ -24,15 +25,19 @@ const ISSUER = 'https://as.example';
 const START = 1_750_000_000_000;
 
 class StubClient extends AuthorizationServerClient {
-  readonly calls: { token: string; deadline?: number }[] = [];
+  readonly calls: { token: string; deadline?: number; parameters?: Readonly<Record<string, string>> }[] = [];
   answer: (token: string) => Promise<IntrospectionAnswer> = async () => ({ claims: active(), proof: 'proof' });
   verified: (proof: string) => Promise<TokenIntrospection> = async () => active();
 
   discover(): Promise<AuthorizationServerMetadata> {
     throw new Error('not used');
   }
-  fetchIntrospection(token: string, deadline?: number): Promise<IntrospectionAnswer> {
-    this.calls.push({ token, deadline });
+  fetchIntrospection(
+    token: string,
+    deadline?: number,
+    parameters?: Readonly<Record<string, string>>,
+  ): Promise<IntrospectionAnswer> {
+    this.calls.push({ token, deadline, ...(parameters !== undefined ? { parameters } : {}) });
     return this.answer(token);
   }
   verifyProof(proof: string): Promise<TokenIntrospection> {
@@ -176,6 +181,74 @@ describe('CachingTokenValidator', () => {
     const client = new StubClient();
     client.answer = () => Promise.reject(new TypeError('bug'));
     await expect(validator(client).validate('t')).rejects.toBeInstanceOf(AuthorizationServerUnavailableError);
+  });
+
+  describe('extra introspection parameters (ValidationCall.parameters)', () => {
+    const from2 = { requester_ip: '127.0.0.2' };
+    const from3 = { requester_ip: '127.0.0.3' };
+
+    it('are sent with the token; without them the client gets none', async () => {
+      const client = new StubClient();
+      const v = validator(client);
+      await v.validate('t', { parameters: from2 });
+      await v.validate('u');
+      expect(client.calls).toEqual([
+        { token: 't', deadline: START + 5_000, parameters: from2 },
+        { token: 'u', deadline: START + 5_000 },
+      ]);
+      expect('parameters' in client.calls[1]!).toBe(false);
+    });
+
+    it("key the cache: one token's answer for one set is never served to another, nor to a call without any", async () => {
+      const client = new StubClient();
+      client.answer = async () =>
+        client.calls.at(-1)!.parameters?.requester_ip === '127.0.0.2'
+          ? { claims: active(), proof: 'p' }
+          : { claims: { active: false }, proof: 'p' };
+      const v = validator(client);
+      await expect(v.validate('t', { parameters: from2 })).resolves.toMatchObject({ sub: 'user-1' });
+      await expect(v.validate('t', { parameters: from3 })).rejects.toBeInstanceOf(InvalidTokenError);
+      await expect(v.validate('t')).rejects.toBeInstanceOf(InvalidTokenError);
+      expect(client.calls).toHaveLength(3);
+      // Each answer is cached under its own key: hits, synchronous, no more calls.
+      expect(v.validate('t', { parameters: { requester_ip: '127.0.0.2' } })).toMatchObject({ sub: 'user-1' });
+      expect(() => v.validate('t', { parameters: from3 })).toThrow(InvalidTokenError);
+      expect(client.calls).toHaveLength(3);
+    });
+
+    it('single flight merges only identical requests (same token, same parameters in any order)', async () => {
+      const client = new StubClient();
+      const releases: (() => void)[] = [];
+      client.answer = () => new Promise((resolve) => releases.push(() => resolve({ claims: active(), proof: 'p' })));
+      const v = validator(client);
+      const all = Promise.all([
+        v.validate('t', { parameters: { requester_ip: '127.0.0.2', tenant: 'a' } }),
+        v.validate('t', { parameters: { tenant: 'a', requester_ip: '127.0.0.2' } }),
+        v.validate('t', { parameters: from3 }),
+        v.validate('t'),
+      ]);
+      expect(client.calls.map((call) => call.parameters)).toEqual([
+        { requester_ip: '127.0.0.2', tenant: 'a' },
+        from3,
+        undefined,
+      ]);
+      for (const release of releases) release();
+      await all;
+    });
+
+    it('the shared tier is read and written under the same key (token + parameters)', async () => {
+      const client = new StubClient();
+      const keys: string[] = [];
+      const store = {
+        get: async (key: string) => void keys.push(`get ${key}`),
+        set: (key: string) => void keys.push(`set ${key}`),
+        close: async () => undefined,
+        onInvalidation: async () => undefined,
+      } as unknown as SharedIntrospectionStore;
+      await validator(client, {}, store).validate('t', { parameters: from2 });
+      const key = IntrospectionCache.keyWithParameters('t', from2);
+      expect(keys).toEqual([`get ${key}`, `set ${key}`]);
+    });
   });
 
   describe('with the shared tier', () => {
