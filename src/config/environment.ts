@@ -37,6 +37,9 @@ const SETTINGS = [
   { option: 'cache.redisUrl', name: 'OIDC_RS_CACHE_REDIS_URL', kind: 'string', secret: true },
   { option: 'cache.redisSecret', name: 'OIDC_RS_CACHE_REDIS_SECRET', kind: 'string', secret: true },
   { option: 'staleIfErrorSeconds', name: 'OIDC_RS_STALE_IF_ERROR', kind: 'number' },
+  { option: 'accessTokenFormat', name: 'OIDC_RS_ACCESS_TOKEN_FORMAT', kind: 'string' },
+  { option: 'accessTokenSigningAlgs', name: 'OIDC_RS_ACCESS_TOKEN_SIGNING_ALGO', kind: 'list' },
+  { option: 'introspectJwtAccessTokens', name: 'OIDC_RS_INTROSPECT_JWT_ACCESS_TOKENS', kind: 'boolean' },
   { option: 'verifyOnStartup', name: 'OIDC_RS_VERIFY_ON_STARTUP', kind: 'boolean' },
   { option: 'failFast', name: 'OIDC_RS_FAIL_FAST', kind: 'boolean' },
 ] as const satisfies readonly { option: string; name: string; kind: Kind; secret?: boolean }[];

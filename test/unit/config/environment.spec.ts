@@ -63,6 +63,9 @@ describe('ENVIRONMENT_NAMES', () => {
       'cache.redisUrl': 'OIDC_RS_CACHE_REDIS_URL',
       'cache.redisSecret': 'OIDC_RS_CACHE_REDIS_SECRET',
       staleIfErrorSeconds: 'OIDC_RS_STALE_IF_ERROR',
+      accessTokenFormat: 'OIDC_RS_ACCESS_TOKEN_FORMAT',
+      accessTokenSigningAlgs: 'OIDC_RS_ACCESS_TOKEN_SIGNING_ALGO',
+      introspectJwtAccessTokens: 'OIDC_RS_INTROSPECT_JWT_ACCESS_TOKENS',
       verifyOnStartup: 'OIDC_RS_VERIFY_ON_STARTUP',
       failFast: 'OIDC_RS_FAIL_FAST',
     });

@@ -338,3 +338,56 @@ describe('validateOptions', () => {
     });
   });
 });
+
+describe('validateOptions: JWT access tokens and several authorization servers', () => {
+  const valid = (): ResourceServerOptions => ({ issuer: 'https://as.example', clientId: 'rs', clientSecret: 's' });
+
+  it.each(['jwt', 'auto'] as const)('accessTokenFormat %s needs audience (RFC 9068 §4)', (accessTokenFormat) => {
+    expect(validateOptions({ ...valid(), accessTokenFormat }).problems).toEqual([
+      `audience is required with accessTokenFormat ${accessTokenFormat} (RFC 9068: a JWT access token's aud must name this resource)`,
+    ]);
+    expect(validateOptions({ ...valid(), accessTokenFormat, audience: 'https://api.example' }).problems).toEqual([]);
+  });
+
+  it('accessTokenSigningAlgs never admits a MAC or none', () => {
+    expect(validateOptions({ ...valid(), accessTokenSigningAlgs: ['HS256' as 'ES256'] }).problems).toEqual([
+      'accessTokenSigningAlgs may only hold ES256, ES384, ES512, PS256, PS384, PS512, RS256, RS384, RS512, EdDSA, Ed25519 (never none, never HS*)',
+    ]);
+  });
+
+  it('every AS gets its settings by name, default first; a named one is validated as a whole set', () => {
+    const { servers, problems } = validateOptions({
+      ...valid(),
+      authorizationServers: { internal: { issuer: 'https://internal.example', clientId: 'rs-i', clientSecret: 's-i' } },
+    });
+    expect(problems).toEqual([]);
+    expect([...servers!.keys()]).toEqual(['default', 'internal']);
+    expect(servers!.get('internal')).toMatchObject({
+      issuer: 'https://internal.example',
+      clientId: 'rs-i',
+      timeoutMs: 5000,
+    });
+  });
+
+  it("a named AS's problems are named by its path", () => {
+    expect(
+      validateOptions({ ...valid(), authorizationServers: { internal: { issuer: 'nope', clientId: 'rs-i' } } })
+        .problems,
+    ).toEqual([
+      'authorizationServers.internal.issuer must be an http(s) URL',
+      'authorizationServers.internal.clientSecret is required',
+    ]);
+  });
+
+  it('two ASs with one issuer, a bad name, or "default" as a name are problems', () => {
+    expect(validateOptions({ ...valid(), authorizationServers: { twin: { ...valid() } } }).problems).toEqual([
+      'authorizationServers: two authorization servers share one issuer (tokens are routed by it)',
+    ]);
+    for (const name of ['default', 'with space', '']) {
+      expect(
+        validateOptions({ ...valid(), authorizationServers: { [name]: { ...valid(), issuer: 'https://x.example' } } })
+          .problems,
+      ).toEqual(['authorizationServers: a name must be 1 to 64 letters, digits, _ or -, and not "default"']);
+    }
+  });
+});
