@@ -38,6 +38,13 @@ const SETTINGS = [
   { option: 'cache.redisSecret', name: 'OIDC_RS_CACHE_REDIS_SECRET', kind: 'string', secret: true },
   { option: 'staleIfErrorSeconds', name: 'OIDC_RS_STALE_IF_ERROR', kind: 'number' },
   { option: 'verifyOnStartup', name: 'OIDC_RS_VERIFY_ON_STARTUP', kind: 'boolean' },
+  { option: 'dpop', name: 'OIDC_RS_DPOP', kind: 'string' },
+  { option: 'dpopSigningAlgs', name: 'OIDC_RS_DPOP_SIGNING_ALGS', kind: 'list' },
+  { option: 'dpopProofMaxAgeSeconds', name: 'OIDC_RS_DPOP_MAX_AGE', kind: 'number' },
+  { option: 'mtls', name: 'OIDC_RS_MTLS', kind: 'string' },
+  { option: 'mtlsCertificateHeader', name: 'OIDC_RS_MTLS_CERTIFICATE_HEADER', kind: 'string' },
+  { option: 'mtlsTrustedProxies', name: 'OIDC_RS_MTLS_TRUSTED_PROXIES', kind: 'list' },
+  { option: 'publicOrigin', name: 'OIDC_RS_PUBLIC_ORIGIN', kind: 'string' },
   { option: 'failFast', name: 'OIDC_RS_FAIL_FAST', kind: 'boolean' },
 ] as const satisfies readonly { option: string; name: string; kind: Kind; secret?: boolean }[];
 
