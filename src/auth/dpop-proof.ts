@@ -4,7 +4,16 @@
  * Every failure is an InvalidDpopProofError whose message names the check, never a value of the proof.
  */
 import { createHash } from 'node:crypto';
-import { calculateJwkThumbprint, decodeProtectedHeader, EmbeddedJWK, errors, type JWK, jwtVerify } from 'jose';
+import {
+  calculateJwkThumbprint,
+  type CryptoKey,
+  decodeProtectedHeader,
+  EmbeddedJWK,
+  errors,
+  type JWK,
+  jwtVerify,
+} from 'jose';
+import { LRUCache } from 'lru-cache';
 import { InvalidDpopProofError } from '../errors.js';
 
 /** How DPoP proofs are judged: fixed at start-up. */
@@ -60,8 +69,29 @@ export const accessTokenHash = (token: string): string => createHash('sha256').u
 
 const fail = (check: string): InvalidDpopProofError => new InvalidDpopProofError(`DPoP proof refused: ${check}`);
 
+/**
+ * Public keys of proofs already verified, imported once: a client signs every proof with the same key, and importing
+ * it and hashing its thumbprint (WebCrypto jobs) cost more than the signature check. Keyed by `alg` and the JWK as
+ * sent; an entry holds only public material.
+ */
+export class DpopKeyCache {
+  private readonly keys = new LRUCache<string, { key: CryptoKey; thumbprint: string }>({ max: 1000 });
+
+  async get(header: { alg: string; jwk: JWK }): Promise<{ key: CryptoKey; thumbprint: string }> {
+    const id = `${header.alg}\n${JSON.stringify(header.jwk)}`;
+    let entry = this.keys.get(id);
+    if (entry === undefined) {
+      // jose's own checks of an embedded key (a public key, `use` and `alg` consistent), once per key.
+      const key = (await EmbeddedJWK({ alg: header.alg, jwk: header.jwk }, undefined as never)) as CryptoKey;
+      entry = { key, thumbprint: await calculateJwkThumbprint(header.jwk, 'sha256') };
+      this.keys.set(id, entry);
+    }
+    return entry;
+  }
+}
+
 /** The protected header, read before any key is imported: `typ`, `alg` and the public-only `jwk` come first. */
-function headerOf(proof: string, rules: DpopProofRules): { jwk: JWK } {
+function headerOf(proof: string, rules: DpopProofRules): { alg: string; jwk: JWK } {
   if (proof.length > MAX_DPOP_PROOF_LENGTH) throw fail('it is too long');
   if (!COMPACT_JWS.test(proof)) throw fail('it is not a signed JWT');
   let header: ReturnType<typeof decodeProtectedHeader>;
@@ -79,7 +109,7 @@ function headerOf(proof: string, rules: DpopProofRules): { jwk: JWK } {
   if (PRIVATE_MEMBERS.some((member) => Object.prototype.hasOwnProperty.call(jwk, member))) {
     throw fail('jwk holds private or symmetric key material');
   }
-  return { jwk };
+  return { alg: header.alg, jwk };
 }
 
 /** jose's refusals, named by check (its messages may quote the proof's values: never passed on). */
@@ -109,11 +139,15 @@ export async function verifyDpopProof(
   target: DpopProofTarget,
   rules: DpopProofRules,
   nowMs: number,
+  keys: DpopKeyCache = new DpopKeyCache(),
 ): Promise<VerifiedDpopProof> {
-  const { jwk } = headerOf(proof, rules);
+  const header = headerOf(proof, rules);
   let payload: Awaited<ReturnType<typeof jwtVerify>>['payload'];
+  let thumbprint: string;
   try {
-    ({ payload } = await jwtVerify(proof, EmbeddedJWK, {
+    const entry = await keys.get(header);
+    thumbprint = entry.thumbprint;
+    ({ payload } = await jwtVerify(proof, entry.key, {
       typ: 'dpop+jwt',
       algorithms: [...rules.algorithms],
       requiredClaims: ['jti', 'htm', 'htu', 'iat'],
@@ -130,5 +164,5 @@ export async function verifyDpopProof(
   if (typeof htu !== 'string' || normalizeHtu(htu) !== target.url) throw fail('htu is not the URL of this request');
   if (ath === undefined) throw fail('ath is missing');
   if (ath !== accessTokenHash(target.accessToken)) throw fail('ath is not the hash of the access token');
-  return { thumbprint: await calculateJwkThumbprint(jwk, 'sha256'), jti };
+  return { thumbprint, jti };
 }

@@ -17,7 +17,13 @@ import {
   hasAccessTokenParameter,
   MAX_TOKEN_LENGTH,
 } from './bearer-token.js';
-import { type DpopProofRules, normalizeHtu, type VerifiedDpopProof, verifyDpopProof } from './dpop-proof.js';
+import {
+  DpopKeyCache,
+  type DpopProofRules,
+  normalizeHtu,
+  type VerifiedDpopProof,
+  verifyDpopProof,
+} from './dpop-proof.js';
 import type { DpopReplayCache } from './dpop-replay-cache.js';
 import type { CredentialScheme } from './error-response.js';
 import type { CertificateCarrier, ClientCertificates } from './mtls-certificate.js';
@@ -61,6 +67,7 @@ function headerCount(request: CredentialCarrier, lowerName: string): number {
 
 export class SenderConstraints {
   private readonly now: () => number;
+  private readonly keys = new DpopKeyCache();
 
   constructor(private readonly settings: SenderConstraintSettings) {
     this.now = settings.now ?? (() => Date.now());
@@ -143,7 +150,8 @@ export class SenderConstraints {
     }
     const url = this.urlOf(request);
     if (url === undefined) throw new InvalidDpopProofError('DPoP proof refused: the URL of this request is unknown');
-    return verifyDpopProof(proof, { method: request.method ?? '', url, accessToken: token }, rules, this.now());
+    const target = { method: request.method ?? '', url, accessToken: token };
+    return verifyDpopProof(proof, target, rules, this.now(), this.keys);
   }
 
   /** This request's URL as a client names it (`publicOrigin`, else the request's own origin), normalised for `htu`. */
