@@ -36,6 +36,7 @@ const ROOT_FILES = [
   'resource-server.module-definition',
   'resource-server.providers',
   'jwks.controller',
+  'resource-metadata.controller',
   'index',
 ];
 

@@ -8,15 +8,24 @@
  * 4. mints tokens, prints ready-to-paste curl commands, runs them as a self-check and prints a results table.
  *
  * Exits 1 if a check fails. Otherwise it keeps serving until Ctrl-C, or exits 0 at once with DEMO_EXIT_AFTER_CHECK=1.
+ *
+ * `npm start -- --dpop`: the API with DPoP allowed (OIDC_RS_DPOP=allowed, OIDC_RS_PUBLIC_ORIGIN = its URL), a token
+ * bound to a DPoP key the demo makes (its private JWK written to a 0600 file in the temporary directory), checks with
+ * proofs, the RFC 9728 metadata, and curl commands that make a fresh proof with example/dpop-proof.ts.
  */
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
+import { rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { INestApplication } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Agent, request } from 'undici';
 import { generateKey } from '../src/cli/generate-key.js';
 import { ENVIRONMENT_NAMES } from '../src/index.js';
 import { AppModule } from './app.module.js';
+import { dpopProof } from './dpop-proof.js';
 import { freePort } from './free-port.js';
 import {
   startDevAuthorizationServer,
@@ -26,11 +35,14 @@ import {
 const DEMO_SUB = 'alice';
 const SCOPES = ['openid', 'email'];
 const RS_CLIENT_ID = 'documents-api';
+const DPOP = process.argv.includes('--dpop');
 
 interface Check {
   name: string;
   path: string;
   token?: string;
+  /** Sent as `Authorization: DPoP` with a fresh proof by the demo's key (`'none'`: the scheme without a proof). */
+  dpop?: 'proof' | 'none';
   expected: number;
   /** Extra assertion on the body of the expected answer; returns a problem or undefined. */
   verify?: (body: unknown) => string | undefined;
@@ -43,19 +55,29 @@ interface Outcome {
   note: string;
 }
 
-const curl = (url: string, token?: string): string =>
-  token ? `curl -i -H 'Authorization: Bearer ${token}' ${url}` : `curl -i ${url}`;
+const curl = (url: string, token?: string, scheme = 'Bearer'): string =>
+  token ? `curl -i -H 'Authorization: ${scheme} ${token}' ${url}` : `curl -i ${url}`;
 
-async function run(baseUrl: string, checks: Check[]): Promise<Outcome[]> {
+/** A curl command that makes its own fresh proof (a proof is good once, for a minute). */
+const dpopCurl = (url: string, token: string, keyFile: string): string =>
+  `curl -i -H 'Authorization: DPoP ${token}' -H "DPoP: $(node build/example/dpop-proof.js ${keyFile} GET ${url} ${token})" ${url}`;
+
+async function headersOf(check: Check, url: string, dpopKey?: JWK): Promise<Record<string, string>> {
+  if (!check.token) return {};
+  if (check.dpop === undefined) return { authorization: `Bearer ${check.token}` };
+  const headers: Record<string, string> = { authorization: `DPoP ${check.token}` };
+  if (check.dpop === 'proof') headers.dpop = await dpopProof(dpopKey!, 'GET', url, check.token);
+  return headers;
+}
+
+async function run(baseUrl: string, checks: Check[], dpopKey?: JWK): Promise<Outcome[]> {
   const agent = new Agent();
   const outcomes: Outcome[] = [];
   try {
     for (const check of checks) {
       try {
-        const response = await request(`${baseUrl}${check.path}`, {
-          dispatcher: agent,
-          headers: check.token ? { authorization: `Bearer ${check.token}` } : {},
-        });
+        const url = `${baseUrl}${check.path}`;
+        const response = await request(url, { dispatcher: agent, headers: await headersOf(check, url, dpopKey) });
         const text = await response.body.text();
         let problem = response.statusCode === check.expected ? undefined : `body: ${text.slice(0, 200)}`;
         if (!problem && check.verify) problem = check.verify(JSON.parse(text) as unknown);
@@ -112,12 +134,15 @@ async function main(): Promise<number> {
     [ENVIRONMENT_NAMES.encryptionAlg]: 'RSA-OAEP',
     [ENVIRONMENT_NAMES.encryptionEnc]: 'A256GCM',
     [ENVIRONMENT_NAMES.signingAlgs]: 'ES256',
+    ...(DPOP ? { [ENVIRONMENT_NAMES.dpop]: 'allowed', [ENVIRONMENT_NAMES.publicOrigin]: apiUrl } : {}),
   });
 
   let app: INestApplication | undefined;
+  let keyFile: string | undefined;
   const close = async (): Promise<void> => {
     await app?.close();
     await as.stop();
+    if (keyFile !== undefined) rmSync(keyFile, { force: true });
   };
   try {
     app = await NestFactory.create(AppModule, { logger: ['error', 'warn'] });
@@ -132,6 +157,40 @@ async function main(): Promise<number> {
   // Revoked before first use: a token already used would be served from the cache for up to OIDC_RS_CACHE_TTL.
   const tokenRevoked = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-a', scopes: SCOPES });
   await as.revoke(tokenRevoked);
+
+  // --dpop: a key of sp-a's, a token bound to it, and the checks of the DPoP mode.
+  let dpopKey: JWK | undefined;
+  let dpopToken: string | undefined;
+  let dpopChecks: Check[] | undefined;
+  if (DPOP) {
+    const { privateKey } = await generateKeyPair('ES256', { extractable: true });
+    dpopKey = await exportJWK(privateKey);
+    const { d: _private, ...publicJwk } = dpopKey;
+    keyFile = join(tmpdir(), `nest-resource-server-demo-dpop-key-${process.pid}.json`);
+    writeFileSync(keyFile, JSON.stringify(dpopKey), { mode: 0o600 });
+    dpopToken = await as.issueAccessToken({
+      sub: DEMO_SUB,
+      clientId: 'sp-a',
+      scopes: SCOPES,
+      binding: { jkt: await calculateJwkThumbprint(publicJwk) },
+    });
+    dpopChecks = [
+      { name: 'sp-a DPoP token with a proof', path: '/documents', token: dpopToken, dpop: 'proof', expected: 200 },
+      { name: 'sp-a DPoP token, no proof', path: '/documents', token: dpopToken, dpop: 'none', expected: 401 },
+      { name: 'sp-a DPoP token as Bearer', path: '/documents', token: dpopToken, expected: 401 },
+      {
+        name: 'resource metadata (RFC 9728)',
+        path: '/.well-known/oauth-protected-resource',
+        expected: 200,
+        verify: (body) =>
+          (body as { dpop_signing_alg_values_supported?: string[] }).dpop_signing_alg_values_supported?.includes(
+            'ES256',
+          )
+            ? undefined
+            : 'no DPoP algorithms',
+      },
+    ];
+  }
 
   const checks: Check[] = [
     {
@@ -151,6 +210,7 @@ async function main(): Promise<number> {
     { name: 'revoked token', path: '/documents', token: tokenRevoked, expected: 401 },
     { name: 'sp-a admin report', path: '/documents/admin-report', token: tokenSpA, expected: 200 },
     { name: 'sp-a unlisted route', path: '/documents/unlisted', token: tokenSpA, expected: 403 },
+    ...(dpopChecks ?? []),
     {
       name: 'public keys (/jwks)',
       path: '/jwks',
@@ -164,10 +224,15 @@ async function main(): Promise<number> {
 
   console.log(`\nauthorization server: ${as.issuer}   API: ${apiUrl}   user: ${DEMO_SUB}\n`);
   console.log('Try it (tokens are valid for one hour):');
-  for (const check of checks)
-    console.log(`  # ${check.name} (expect ${check.expected})\n  ${curl(`${apiUrl}${check.path}`, check.token)}`);
+  for (const check of checks) {
+    const command =
+      check.dpop === 'proof'
+        ? dpopCurl(`${apiUrl}${check.path}`, check.token!, keyFile!)
+        : curl(`${apiUrl}${check.path}`, check.token, check.dpop === 'none' ? 'DPoP' : 'Bearer');
+    console.log(`  # ${check.name} (expect ${check.expected})\n  ${command}`);
+  }
 
-  const outcomes = await run(apiUrl, checks);
+  const outcomes = await run(apiUrl, checks, dpopKey);
   const failed = outcomes.filter((o) => !o.ok).length;
   console.log(`\nself-check:\n${table(outcomes)}\n`);
   console.log(failed === 0 ? `all ${outcomes.length} checks passed` : `${failed} of ${outcomes.length} checks FAILED`);

@@ -3,12 +3,13 @@
  * and the RFC 6750 answer it maps to. One place (auth/error-response.ts) turns them into status, headers and body.
  */
 
-export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope';
+export type BearerErrorCode = 'invalid_request' | 'invalid_token' | 'insufficient_scope' | 'invalid_dpop_proof';
 
 export type ResourceServerErrorCode =
   | 'ERR_MISSING_CREDENTIALS'
   | 'ERR_INVALID_REQUEST'
   | 'ERR_INVALID_TOKEN'
+  | 'ERR_INVALID_DPOP_PROOF'
   | 'ERR_INSUFFICIENT_SCOPE'
   | 'ERR_SERVICE_PROVIDER_NOT_ALLOWED'
   | 'ERR_AUTHORIZATION_SERVER_UNAVAILABLE'
@@ -28,6 +29,8 @@ export abstract class ResourceServerError extends Error {
   readonly bearerError?: BearerErrorCode;
   /** Whether the answer carries a `WWW-Authenticate: Bearer` challenge at all. */
   readonly challenge: boolean = false;
+  /** The challenge's scheme when the error itself decides it (a DPoP proof): otherwise the request's scheme. */
+  readonly challengeScheme?: 'DPoP';
   /** Whether the failure is on our side or the AS's (503): the client should retry later. */
   readonly retryable: boolean = false;
   /** `Retry-After` seconds when the failure knows better than the default. */
@@ -61,6 +64,18 @@ export class InvalidTokenError extends ResourceServerError {
   readonly status = 401;
   override readonly challenge = true;
   override readonly bearerError = 'invalid_token';
+}
+
+/**
+ * RFC 9449 §7.1: the DPoP proof of this request is missing, malformed, or fails a check (`typ`, `alg`, `jwk`, `htm`,
+ * `htu`, `iat`, `ath`, a `jti` already seen). Answered with a `DPoP` challenge, `error="invalid_dpop_proof"`.
+ */
+export class InvalidDpopProofError extends ResourceServerError {
+  readonly code = 'ERR_INVALID_DPOP_PROOF';
+  readonly status = 401;
+  override readonly challenge = true;
+  override readonly bearerError = 'invalid_dpop_proof';
+  override readonly challengeScheme = 'DPoP';
 }
 
 /** The token carries none of the configured scopes. */
@@ -226,6 +241,7 @@ export type AnyResourceServerError =
   | MissingCredentialsError
   | InvalidRequestError
   | InvalidTokenError
+  | InvalidDpopProofError
   | InsufficientScopeError
   | ServiceProviderNotAllowedError
   | AuthorizationServerUnavailableError

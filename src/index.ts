@@ -21,6 +21,11 @@ export {
 export { TokenValidator, type ValidationCall } from './validation/token-validator.js';
 export { ResourceServerService } from './validation/resource-server.service.js';
 export { JwksController } from './jwks.controller.js';
+export {
+  DEFAULT_RESOURCE_METADATA_PATH,
+  ResourceMetadataController,
+  type ProtectedResourceMetadata,
+} from './resource-metadata.controller.js';
 export { ENVIRONMENT_NAMES, optionsFromEnvironment, type EnvironmentReader } from './config/environment.js';
 export type {
   ResourceServerOptions,

@@ -14,5 +14,8 @@ export const {
 } = new ConfigurableModuleBuilder<ResourceServerOptions>({ moduleName: 'ResourceServer' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createResourceServerOptions')
-  .setExtras<ResourceServerModuleExtras>({ jwksPath: '/jwks' }, (definition) => ({ ...definition, global: true }))
+  .setExtras<ResourceServerModuleExtras>(
+    { jwksPath: '/jwks', resourceMetadataPath: '/.well-known/oauth-protected-resource' },
+    (definition) => ({ ...definition, global: true }),
+  )
   .build();

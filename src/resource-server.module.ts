@@ -4,13 +4,15 @@ import { DiscoveryModule } from '@nestjs/core';
 import { Public } from './auth/public.decorator.js';
 import { optionsFromEnvironment } from './config/environment.js';
 import { JwksController } from './jwks.controller.js';
+import { DEFAULT_RESOURCE_METADATA_PATH, ResourceMetadataController } from './resource-metadata.controller.js';
 import {
   ASYNC_OPTIONS_TYPE,
   ConfigurableResourceServerModule,
   OPTIONS_TYPE,
   RESOURCE_SERVER_OPTIONS,
 } from './resource-server.module-definition.js';
-import { RESOURCE_SERVER_EXPORTS, RESOURCE_SERVER_PROVIDERS } from './resource-server.providers.js';
+import { type ModuleRoutes, RESOURCE_SERVER_EXPORTS, RESOURCE_SERVER_PROVIDERS } from './resource-server.providers.js';
+import { RESOURCE_SERVER_ROUTES } from './resource-server.tokens.js';
 
 function jwksControllerAt(path: string): Type<JwksController> {
   if (path.replace(/^\/+/, '') === 'jwks') return JwksController;
@@ -24,6 +26,27 @@ function jwksControllerAt(path: string): Type<JwksController> {
   }
   return CustomPathJwksController;
 }
+
+/** The RFC 9728 metadata route at `path`, or none (`false`). */
+function resourceMetadataControllerAt(route: string | false): Type<ResourceMetadataController>[] {
+  if (route === false) return [];
+  if (route === DEFAULT_RESOURCE_METADATA_PATH) return [ResourceMetadataController];
+  const path = route;
+  @Controller()
+  @Public()
+  class CustomPathResourceMetadataController extends ResourceMetadataController {
+    @Get(path)
+    override getMetadata(): ReturnType<ResourceMetadataController['getMetadata']> {
+      return super.getMetadata();
+    }
+  }
+  return [CustomPathResourceMetadataController];
+}
+
+const routesOf = (extras: { jwksPath?: string; resourceMetadataPath?: string | false }): ModuleRoutes => ({
+  jwksPath: extras.jwksPath ?? '/jwks',
+  resourceMetadataPath: extras.resourceMetadataPath ?? DEFAULT_RESOURCE_METADATA_PATH,
+});
 
 /**
  * Makes a Nest app an OAuth 2.0 resource server. Global. `forRoot()` without options reads the environment (the
@@ -48,23 +71,27 @@ export class ResourceServerModule extends ConfigurableResourceServerModule {
             },
           ],
         },
-        '/jwks',
+        routesOf({}),
       );
     }
-    return ResourceServerModule.withProviders(super.forRoot(options), options.jwksPath ?? '/jwks');
+    return ResourceServerModule.withProviders(super.forRoot(options), routesOf(options));
   }
 
   static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
-    return ResourceServerModule.withProviders(super.forRootAsync(options), options.jwksPath ?? '/jwks');
+    return ResourceServerModule.withProviders(super.forRootAsync(options), routesOf(options));
   }
 
-  private static withProviders(definition: DynamicModule, jwksPath: string): DynamicModule {
+  private static withProviders(definition: DynamicModule, routes: ModuleRoutes): DynamicModule {
     return {
       ...definition,
       global: true,
       imports: [...(definition.imports ?? []), DiscoveryModule],
-      controllers: [jwksControllerAt(jwksPath)],
-      providers: [...(definition.providers ?? []), ...RESOURCE_SERVER_PROVIDERS],
+      controllers: [jwksControllerAt(routes.jwksPath), ...resourceMetadataControllerAt(routes.resourceMetadataPath)],
+      providers: [
+        ...(definition.providers ?? []),
+        { provide: RESOURCE_SERVER_ROUTES, useValue: routes },
+        ...RESOURCE_SERVER_PROVIDERS,
+      ],
       exports: [...RESOURCE_SERVER_EXPORTS],
     };
   }

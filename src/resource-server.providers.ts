@@ -1,8 +1,11 @@
-import { Logger, type Provider } from '@nestjs/common';
+import { Logger, NotFoundException, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { JWK } from 'jose';
 import { AUTH_SETTINGS, type AuthSettings } from './auth/auth-settings.js';
-import { toHttpException } from './auth/error-response.js';
+import { type ChallengeSettings, toHttpException } from './auth/error-response.js';
+import { DpopReplayCache } from './auth/dpop-replay-cache.js';
+import { ClientCertificates } from './auth/mtls-certificate.js';
+import { SenderConstraints } from './auth/sender-constraints.js';
 import { FallbackStrategy } from './auth/fallback.strategy.js';
 import { requestParametersOf } from './auth/introspection-parameters.js';
 import { ResourceServerExceptionFilter } from './auth/resource-server-exception.filter.js';
@@ -30,7 +33,13 @@ import { type DecryptionKey, KeyLoadingProblem, loadDecryptionKeys, publicJwks }
 import { LOGGER_CONTEXT } from './logger.js';
 import { RESOURCE_SERVER_OPTIONS } from './resource-server.module-definition.js';
 import { ResourceServerStartupError, StartupCheck } from './resource-server.startup.js';
-import { RESOURCE_SERVER_JWKS, RESOURCE_SERVER_STATE } from './resource-server.tokens.js';
+import type { ProtectedResourceMetadata } from './resource-metadata.controller.js';
+import {
+  RESOURCE_SERVER_JWKS,
+  RESOURCE_SERVER_METADATA,
+  RESOURCE_SERVER_ROUTES,
+  RESOURCE_SERVER_STATE,
+} from './resource-server.tokens.js';
 import {
   type AuthorizationServerRuntime,
   AuthorizationServerRegistry,
@@ -120,6 +129,87 @@ function uniqueKeys(servers: ResourceServerState['servers']): DecryptionKey[] {
   ];
 }
 
+/** The paths of the module's own routes (module extras). */
+export interface ModuleRoutes {
+  readonly jwksPath: string;
+  readonly resourceMetadataPath: string | false;
+}
+
+const withSlash = (path: string): string => (path.startsWith('/') ? path : `/${path}`);
+
+/** The RFC 9728 metadata URL, when `publicOrigin` names this resource and the route is on. */
+function resourceMetadataUrl(settings: ResourceServerSettings, routes: ModuleRoutes): string | undefined {
+  if (settings.publicOrigin === undefined || routes.resourceMetadataPath === false) return undefined;
+  return `${new URL(settings.publicOrigin).origin}${withSlash(routes.resourceMetadataPath)}`;
+}
+
+/**
+ * Challenges and sender constraints (issue 13): the challenge settings when DPoP or resource metadata is on, and the
+ * DPoP / mTLS checks when `dpop` or `mtls` is; nothing at all otherwise (the guard's bearer path stays as it was).
+ */
+function senderConstraintSettingsOf(
+  settings: ResourceServerSettings,
+  realm: string,
+  routes: ModuleRoutes,
+  registry: AuthorizationServerRegistry,
+): Pick<AuthSettings, 'challenges' | 'senderConstraints'> {
+  const dpop = settings.dpop !== 'off';
+  const resourceMetadata = resourceMetadataUrl(settings, routes);
+  const challenges: ChallengeSettings | undefined =
+    dpop || resourceMetadata !== undefined
+      ? {
+          realm,
+          ...(dpop ? { dpop: { algs: [...settings.dpopSigningAlgs], required: settings.dpop === 'required' } } : {}),
+          ...(resourceMetadata !== undefined ? { resourceMetadata } : {}),
+        }
+      : undefined;
+  if (!dpop && settings.mtls === 'off') return { challenges };
+  const tolerance = settings.clockToleranceSeconds;
+  // The replay cache is shared through the default AS's Redis tier when it is on.
+  const shared = registry.byName.get(DEFAULT_AUTHORIZATION_SERVER)?.validator.shared;
+  const senderConstraints = new SenderConstraints({
+    dpop: dpop
+      ? {
+          algorithms: settings.dpopSigningAlgs,
+          maxAgeSeconds: settings.dpopProofMaxAgeSeconds,
+          clockToleranceSeconds: tolerance,
+          required: settings.dpop === 'required',
+          replay: new DpopReplayCache(
+            (settings.dpopProofMaxAgeSeconds + 2 * tolerance) * 1000,
+            shared && ((key, ttlMs) => shared.claimOnce(key, ttlMs)),
+          ),
+        }
+      : undefined,
+    certificates:
+      settings.mtls === 'off'
+        ? undefined
+        : new ClientCertificates({
+            header: settings.mtlsCertificateHeader,
+            trustedProxies: settings.mtlsTrustedProxies,
+          }),
+    publicOrigin: settings.publicOrigin === undefined ? undefined : new URL(settings.publicOrigin).origin,
+  });
+  return { challenges, senderConstraints };
+}
+
+/** RFC 9728 §2 metadata of this resource, when `publicOrigin` names it. */
+function resourceMetadataOf(state: ResourceServerState, routes: ModuleRoutes): ProtectedResourceMetadata | undefined {
+  const settings = state.settings!;
+  if (settings.publicOrigin === undefined) return undefined;
+  const origin = new URL(settings.publicOrigin).origin;
+  const scopes = [...new Set([...state.servers.values()].flatMap((server) => server.settings.scopes))];
+  return Object.freeze({
+    resource: origin,
+    authorization_servers: [...state.servers.values()].map((server) => server.settings.issuer),
+    jwks_uri: `${origin}${withSlash(routes.jwksPath)}`,
+    ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
+    bearer_methods_supported: ['header'],
+    ...(settings.dpop !== 'off' ? { dpop_signing_alg_values_supported: [...settings.dpopSigningAlgs] } : {}),
+    dpop_bound_access_tokens_required: settings.dpop === 'required',
+    tls_client_certificate_bound_access_tokens: settings.mtls !== 'off',
+  });
+}
+
 /** Registering with Passport is the constructor's side effect; the fallback takes the name when unconfigured. */
 const STRATEGY = Symbol('nest-resource-server:strategy');
 const SHUTDOWN = Symbol('nest-resource-server:shutdown');
@@ -147,8 +237,12 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
   },
   {
     provide: AUTH_SETTINGS,
-    inject: [RESOURCE_SERVER_STATE],
-    useFactory: ({ settings, servers, realm }: ResourceServerState): AuthSettings => ({
+    inject: [RESOURCE_SERVER_STATE, AuthorizationServerRegistry, RESOURCE_SERVER_ROUTES],
+    useFactory: (
+      { settings, servers, realm }: ResourceServerState,
+      registry: AuthorizationServerRegistry,
+      routes: ModuleRoutes,
+    ): AuthSettings => ({
       realm,
       authorizationServers: new Map(
         [...servers].map(([name, server]) => [
@@ -158,6 +252,7 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
       ),
       resolveUser: settings?.resolveUser,
       parametersOf: settings ? requestParametersOf(settings) : undefined,
+      ...(settings ? senderConstraintSettingsOf(settings, realm, routes, registry) : {}),
     }),
   },
   {
@@ -221,6 +316,22 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
       }
       const document = publicJwks(uniqueKeys(state.servers));
       return () => document;
+    },
+  },
+  {
+    provide: RESOURCE_SERVER_METADATA,
+    inject: [RESOURCE_SERVER_STATE, AUTH_SETTINGS, RESOURCE_SERVER_ROUTES],
+    useFactory: (state: ResourceServerState, auth: AuthSettings, routes: ModuleRoutes) => {
+      if (!state.settings) {
+        return () => {
+          throw toHttpException(new ResourceServerNotConfiguredError(), auth.realm);
+        };
+      }
+      const document = resourceMetadataOf(state, routes);
+      return () => {
+        if (document === undefined) throw new NotFoundException();
+        return document;
+      };
     },
   },
   {

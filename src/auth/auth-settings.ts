@@ -1,5 +1,7 @@
 import type { ResolveUser } from '../principal.js';
+import type { ChallengeSettings } from './error-response.js';
 import type { RequestParameters } from './introspection-parameters.js';
+import type { SenderConstraints } from './sender-constraints.js';
 
 /** What the guards and strategies need of the settings, decided once by the module (also when unconfigured). */
 export interface AuthSettings {
@@ -13,6 +15,10 @@ export interface AuthSettings {
   readonly resolveUser?: ResolveUser;
   /** The extra introspection parameters of a request; undefined when none are configured (nothing to build). */
   readonly parametersOf?: RequestParameters;
+  /** What every challenge says (realm, DPoP `algs`, `resource_metadata`); undefined: the realm alone. */
+  readonly challenges?: ChallengeSettings;
+  /** DPoP proofs and client certificates, checked only when `dpop` or `mtls` is on; undefined otherwise. */
+  readonly senderConstraints?: SenderConstraints;
 }
 
 /** Injection token of the module's AuthSettings. */

@@ -1,7 +1,7 @@
 import { InvalidRequestError, MissingCredentialsError } from '../errors.js';
 
 /** RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
+export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 export const MAX_TOKEN_LENGTH = 4096;
 
 /** The parts of an Express or Fastify request that carry credentials. */
@@ -13,10 +13,10 @@ export interface CredentialCarrier {
   raw?: { rawHeaders?: string[] };
 }
 
-const hasAccessTokenParameter = (value: unknown): boolean =>
+export const hasAccessTokenParameter = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && Object.prototype.hasOwnProperty.call(value, 'access_token');
 
-function authorizationHeaderCount(request: CredentialCarrier): number {
+export function authorizationHeaderCount(request: CredentialCarrier): number {
   const raw = request.rawHeaders ?? request.raw?.rawHeaders;
   if (!raw) return 1;
   let count = 0;

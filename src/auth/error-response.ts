@@ -1,5 +1,10 @@
 import { HttpException } from '@nestjs/common';
-import { InsufficientScopeError, ResourceServerError, type ResourceServerErrorCode } from '../errors.js';
+import {
+  InsufficientScopeError,
+  MissingCredentialsError,
+  ResourceServerError,
+  type ResourceServerErrorCode,
+} from '../errors.js';
 
 /** Seconds a client should wait before retrying a 503. */
 export const RETRY_AFTER_SECONDS = 5;
@@ -19,6 +24,7 @@ const MESSAGE: Record<ResourceServerErrorCode, string> = {
   ERR_MISSING_CREDENTIALS: 'A bearer access token is required.',
   ERR_INVALID_REQUEST: 'The bearer access token is malformed.',
   ERR_INVALID_TOKEN: 'The access token is invalid, expired or revoked.',
+  ERR_INVALID_DPOP_PROOF: 'The DPoP proof is missing or invalid.',
   ERR_INSUFFICIENT_SCOPE: 'The access token does not carry a required scope.',
   ERR_SERVICE_PROVIDER_NOT_ALLOWED: 'This service provider may not call this endpoint.',
   ERR_AUTHORIZATION_SERVER_UNAVAILABLE: 'The access token cannot be checked right now; retry later.',
@@ -30,13 +36,47 @@ const MESSAGE: Record<ResourceServerErrorCode, string> = {
   ERR_NOT_CONFIGURED: 'Bearer authentication is not configured on this server.',
 };
 
-/** RFC 6750 §3 challenge for an error, or undefined when the status carries none. */
-export function challengeFor(error: ResourceServerError, realm: string): string | undefined {
-  if (!error.challenge) return undefined;
-  let challenge = `Bearer realm="${realm}"`;
+/**
+ * What every challenge of this module says besides the error: the realm, and, when turned on, DPoP (RFC 9449 §7.1:
+ * its `algs`, and whether Bearer is still accepted) and the RFC 9728 resource metadata URL (§5.1). Built once.
+ */
+export interface ChallengeSettings {
+  readonly realm: string;
+  readonly dpop?: { readonly algs: readonly string[]; readonly required: boolean };
+  /** `resource_metadata`, in every challenge. */
+  readonly resourceMetadata?: string;
+}
+
+/** The scheme of the credentials a request carried: the challenge answers in it. */
+export type CredentialScheme = 'Bearer' | 'DPoP';
+
+function oneChallenge(scheme: CredentialScheme, error: ResourceServerError, settings: ChallengeSettings): string {
+  let challenge = `${scheme} realm="${settings.realm}"`;
   if (error.bearerError) challenge += `, error="${error.bearerError}"`;
   if (error instanceof InsufficientScopeError) challenge += `, scope="${error.requiredScopes.join(' ')}"`;
+  if (scheme === 'DPoP' && settings.dpop) challenge += `, algs="${settings.dpop.algs.join(' ')}"`;
+  if (settings.resourceMetadata !== undefined) challenge += `, resource_metadata="${settings.resourceMetadata}"`;
   return challenge;
+}
+
+/**
+ * RFC 6750 §3 challenge for an error, or undefined when the status carries none. `settings` is the realm alone, or
+ * the module's ChallengeSettings; `scheme` is the scheme the request used. A DPoP error, a DPoP request, or DPoP
+ * required answer in the DPoP scheme (RFC 9449 §7.1); no credentials while both are accepted, with both challenges.
+ */
+export function challengeFor(
+  error: ResourceServerError,
+  settings: string | ChallengeSettings,
+  scheme: CredentialScheme = 'Bearer',
+): string | undefined {
+  if (!error.challenge) return undefined;
+  const resolved = typeof settings === 'string' ? { realm: settings } : settings;
+  if (resolved.dpop === undefined) return oneChallenge('Bearer', error, resolved);
+  if (error instanceof MissingCredentialsError && !resolved.dpop.required) {
+    return `${oneChallenge('Bearer', error, resolved)}, ${oneChallenge('DPoP', error, resolved)}`;
+  }
+  const dpop = error.challengeScheme === 'DPoP' || scheme === 'DPoP' || resolved.dpop.required;
+  return oneChallenge(dpop ? 'DPoP' : 'Bearer', error, resolved);
 }
 
 /** The HTTP answer to a ResourceServerError, thrown as a Nest HttpException carrying its headers. */
@@ -56,9 +96,13 @@ export class ResourceServerHttpException extends HttpException {
   }
 }
 
-export function toHttpException(error: ResourceServerError, realm: string): ResourceServerHttpException {
+export function toHttpException(
+  error: ResourceServerError,
+  settings: string | ChallengeSettings,
+  scheme: CredentialScheme = 'Bearer',
+): ResourceServerHttpException {
   const headers: Record<string, string> = {};
-  const challenge = challengeFor(error, realm);
+  const challenge = challengeFor(error, settings, scheme);
   if (challenge) headers['WWW-Authenticate'] = challenge;
   if (error.retryable) headers['Retry-After'] = String(error.retryAfterSeconds ?? RETRY_AFTER_SECONDS);
   return new ResourceServerHttpException(error, headers);

@@ -4,9 +4,10 @@ import type { ResourceServerPrincipal } from '../principal.js';
 import { TokenValidator } from '../validation/token-validator.js';
 import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
 import { type CredentialCarrier, extractBearerToken } from './bearer-token.js';
-import { applyHeaders, toHttpException } from './error-response.js';
+import { applyHeaders, type CredentialScheme, toHttpException } from './error-response.js';
 import { admit } from './resolve-user.js';
 import { type RoutePolicy, RoutePolicies } from './route-policy.js';
+import type { SenderConstraints } from './sender-constraints.js';
 
 type UserCarrier = CredentialCarrier & { user?: unknown };
 
@@ -28,6 +29,9 @@ export class ResourceServerGuard implements CanActivate {
     const policy = this.policies.of(context);
     if (policy.isPublic) return true;
     const request = context.switchToHttp().getRequest<UserCarrier>();
+    // Sender-constrained tokens (DPoP, mTLS), only when turned on: the bearer path below is unchanged.
+    const constraints = this.settings.senderConstraints;
+    if (constraints !== undefined) return this.activateConstrained(context, request, policy, constraints);
     try {
       const token = extractBearerToken(request);
       // Without extra parameters, the call (and a cache hit) is what it always was: nothing more built or hashed.
@@ -63,12 +67,30 @@ export class ResourceServerGuard implements CanActivate {
     });
   }
 
-  private reject(context: ExecutionContext, error: unknown): never {
+  /** With `dpop` or `mtls` on: the proof or certificate checked around the same validation (sender-constraints.ts). */
+  private activateConstrained(
+    context: ExecutionContext,
+    request: UserCarrier,
+    policy: RoutePolicy,
+    constraints: SenderConstraints,
+  ): Promise<boolean> {
+    const { parametersOf } = this.settings;
+    const validate = (token: string) =>
+      parametersOf === undefined
+        ? this.validator.validate(token, policy.validation)
+        : this.validator.validate(token, { ...policy.validation, parameters: parametersOf(request) });
+    return constraints
+      .authenticate(request, validate)
+      .then((principal) => this.authorize(request, principal, policy))
+      .catch((error: unknown) => this.reject(context, error, constraints.schemeOf(request)));
+  }
+
+  private reject(context: ExecutionContext, error: unknown, scheme?: CredentialScheme): never {
     const known =
       error instanceof ResourceServerError
         ? error
         : new AuthorizationServerUnavailableError('unexpected failure', { cause: error });
-    const exception = toHttpException(known, this.settings.realm);
+    const exception = toHttpException(known, this.settings.challenges ?? this.settings.realm, scheme);
     // Set here as well as in the exception filter, so that an app's own catch-all filter keeps the challenge.
     applyHeaders(context.switchToHttp().getResponse(), exception);
     throw exception;

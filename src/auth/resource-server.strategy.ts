@@ -17,6 +17,7 @@ import { setPrincipal } from './request-principal.js';
 import { admit } from './resolve-user.js';
 import { routeContextOf } from './route-context.guard.js';
 import type { RoutePolicies } from './route-policy.js';
+import type { ConstrainedRequest } from './sender-constraints.js';
 
 /** Passport strategy name, registered by the module (by the fallback strategy when unconfigured). */
 export const RESOURCE_SERVER_STRATEGY = 'resource-server';
@@ -43,13 +44,18 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
   /** Our parser only (RFC 6750: `Bearer` 1*SP b64token; a malformed header is a 400), then our validation. */
   override authenticate(request: CredentialCarrier): void {
     let token: string;
+    const { senderConstraints } = this.settings;
+    const challenges = this.settings.challenges ?? this.settings.realm;
     try {
-      token = extractBearerToken(request);
+      // With DPoP on, `Authorization: DPoP` carries credentials too.
+      token =
+        senderConstraints === undefined ? extractBearerToken(request) : senderConstraints.credentialsOf(request).token;
     } catch (error) {
       if (error instanceof MissingCredentialsError) {
-        return actionsOf(this).fail(challengeFor(error, this.settings.realm)!, 401);
+        return actionsOf(this).fail(challengeFor(error, challenges)!, 401);
       }
-      return actionsOf(this).error(toHttpException(error as ResourceServerError, this.settings.realm));
+      const scheme = senderConstraints?.schemeOf(request);
+      return actionsOf(this).error(toHttpException(error as ResourceServerError, challenges, scheme));
     }
     this.validate(request, token).then(
       (user) => actionsOf(this).success(user),
@@ -62,10 +68,15 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
       const context = routeContextOf(request);
       if (context === undefined) throw this.unknownRoute();
       const policy = this.policies.of(context);
-      const { parametersOf } = this.settings;
-      const principal = await (parametersOf === undefined
-        ? this.validator.validate(token, policy.validation)
-        : this.validator.validate(token, { ...policy.validation, parameters: parametersOf(request) }));
+      const { parametersOf, senderConstraints } = this.settings;
+      const validate = (bearer: string) =>
+        parametersOf === undefined
+          ? this.validator.validate(bearer, policy.validation)
+          : this.validator.validate(bearer, { ...policy.validation, parameters: parametersOf(request) });
+      // With DPoP or mTLS on, the proof or the certificate is checked around the same validation.
+      const principal = await (senderConstraints === undefined
+        ? validate(token)
+        : senderConstraints.authenticate(request as ConstrainedRequest, validate));
       setPrincipal(request, principal);
       return await admit(request, principal, policy, this.settings.resolveUser);
     } catch (error) {
@@ -73,7 +84,8 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
         error instanceof ResourceServerError
           ? error
           : new AuthorizationServerUnavailableError('unexpected failure', { cause: error });
-      throw toHttpException(known, this.settings.realm);
+      const scheme = this.settings.senderConstraints?.schemeOf(request as CredentialCarrier);
+      throw toHttpException(known, this.settings.challenges ?? this.settings.realm, scheme);
     }
   }
 

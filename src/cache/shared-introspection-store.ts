@@ -173,6 +173,21 @@ export class SharedIntrospectionStore {
     }
   }
 
+  /**
+   * Claims `id` for `ttlMs` across every instance sharing this tier (`SET NX`): true if none claimed it yet, false if
+   * one did, undefined if Redis cannot say (down or slow: the caller's own memory decides). For the `jti` of DPoP
+   * proofs; the Redis key is an HMAC of the id, like every key here.
+   */
+  async claimOnce(id: string, ttlMs: number): Promise<boolean | undefined> {
+    const key = `nrs:v2:once:${createHmac('sha256', this.keyNamingKey).update(`once\n${id}`).digest('base64url')}`;
+    try {
+      return (await this.redis.set(key, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
+    } catch (error) {
+      this.unhealthy(error);
+      return undefined;
+    }
+  }
+
   private subjectKey(subject: string): string {
     return `nrs:v2:sub:${createHmac('sha256', this.keyNamingKey).update(`sub\n${subject}`).digest('base64url')}`;
   }

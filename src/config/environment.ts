@@ -41,6 +41,13 @@ const SETTINGS = [
   { option: 'accessTokenSigningAlgs', name: 'OIDC_RS_ACCESS_TOKEN_SIGNING_ALGO', kind: 'list' },
   { option: 'introspectJwtAccessTokens', name: 'OIDC_RS_INTROSPECT_JWT_ACCESS_TOKENS', kind: 'boolean' },
   { option: 'verifyOnStartup', name: 'OIDC_RS_VERIFY_ON_STARTUP', kind: 'boolean' },
+  { option: 'dpop', name: 'OIDC_RS_DPOP', kind: 'string' },
+  { option: 'dpopSigningAlgs', name: 'OIDC_RS_DPOP_SIGNING_ALGS', kind: 'list' },
+  { option: 'dpopProofMaxAgeSeconds', name: 'OIDC_RS_DPOP_MAX_AGE', kind: 'number' },
+  { option: 'mtls', name: 'OIDC_RS_MTLS', kind: 'string' },
+  { option: 'mtlsCertificateHeader', name: 'OIDC_RS_MTLS_CERTIFICATE_HEADER', kind: 'string' },
+  { option: 'mtlsTrustedProxies', name: 'OIDC_RS_MTLS_TRUSTED_PROXIES', kind: 'list' },
+  { option: 'publicOrigin', name: 'OIDC_RS_PUBLIC_ORIGIN', kind: 'string' },
   { option: 'failFast', name: 'OIDC_RS_FAIL_FAST', kind: 'boolean' },
 ] as const satisfies readonly { option: string; name: string; kind: Kind; secret?: boolean }[];
 

@@ -11,8 +11,18 @@ import type { IntrospectionParameters } from './introspection-parameters.js';
 /** One more authorization server: the options of the default one, except those that belong to the whole module. */
 export type AuthorizationServerOptions = Omit<
   ResourceServerOptions,
-  'authorizationServers' | 'realm' | 'resolveUser' | 'verifyOnStartup' | 'failFast'
+  'authorizationServers' | 'realm' | 'resolveUser' | 'verifyOnStartup' | 'failFast' | SenderConstraintOption
 >;
+
+/** Options of the whole module (one request, whatever AS vouches for its token): how tokens are bound to senders. */
+export type SenderConstraintOption =
+  | 'dpop'
+  | 'dpopSigningAlgs'
+  | 'dpopProofMaxAgeSeconds'
+  | 'mtls'
+  | 'mtlsCertificateHeader'
+  | 'mtlsTrustedProxies'
+  | 'publicOrigin';
 
 export type PrivateKeyInput = string | JWK | { keys: JWK[] } | ReadonlyArray<string | JWK>;
 
@@ -152,10 +162,44 @@ export interface ResourceServerOptions<User = unknown> {
   failFast?: boolean;
   /** Maps the principal to the app's user; `null`/`undefined` means "no such user" (401). */
   resolveUser?: ResolveUser<User>;
+  /**
+   * DPoP (RFC 9449): `off` (default: a DPoP-bound answer is refused, 401), `allowed` (`Authorization: DPoP` with a
+   * `DPoP` proof for tokens bound to a key, `cnf.jkt`; plain bearer tokens too), `required` (every token must be
+   * DPoP-bound and presented with a proof). The proof is verified on every request, never cached, never sent to the AS.
+   */
+  dpop?: 'off' | 'allowed' | 'required';
+  /** The `alg`s a DPoP proof may use: asymmetric only. Default ES256, ES384, ES512, PS256, PS384, PS512, RS256, RS384, RS512, EdDSA. */
+  dpopSigningAlgs?: AsymmetricSigningAlgorithm[];
+  /** How old a DPoP proof's `iat` may be, in seconds (plus `clockToleranceSeconds` either way). Default 60, at most 300. */
+  dpopProofMaxAgeSeconds?: number;
+  /**
+   * Certificate-bound tokens (RFC 8705 §3): `off` (default: an answer with `cnf.x5t#S256` is refused, 401) or
+   * `required`: such a token is accepted only from a client presenting that certificate, on this TLS connection (a
+   * Node `https` server with `requestCert`) or in `mtlsCertificateHeader` from a trusted proxy.
+   */
+  mtls?: 'off' | 'required';
+  /**
+   * Behind a TLS-terminating proxy: the header carrying the client certificate (RFC 9440 `Client-Cert` `:base64 DER:`,
+   * or a PEM, URL-encoded or not, as nginx's `$ssl_client_escaped_cert`). Read only from `mtlsTrustedProxies`.
+   */
+  mtlsCertificateHeader?: string;
+  /** The proxies (addresses or CIDR ranges of this server's direct peer) whose `mtlsCertificateHeader` is believed. */
+  mtlsTrustedProxies?: string[];
+  /**
+   * The origin clients call this API at (`https://api.example`), when it is not what the request says (a proxy): DPoP
+   * proofs' `htu` are checked against it, and it turns on RFC 9728 resource metadata (its `resource`, and
+   * `resource_metadata` in every challenge). Default: none; `htu` is then checked against the request's own origin.
+   */
+  publicOrigin?: string;
 }
 
 /** Module-definition extras: known when the module is declared, so they can shape routes. */
 export interface ResourceServerModuleExtras {
   /** Path of the public JWKS route. Default `/jwks`. */
   jwksPath?: string;
+  /**
+   * Path of the RFC 9728 protected-resource metadata (served once `publicOrigin` is set). Default
+   * `/.well-known/oauth-protected-resource`; `false` serves none (and no challenge names it).
+   */
+  resourceMetadataPath?: string | false;
 }

@@ -21,6 +21,7 @@ import {
   type ValidationOptions,
   validateSync,
 } from 'class-validator';
+import { isIP } from 'node:net';
 import type { ResolveUser } from '../principal.js';
 import {
   ASYMMETRIC_SIGNING_ALGORITHMS,
@@ -37,7 +38,12 @@ import {
 } from './algorithms.js';
 import { environmentSourceOf } from './environment.js';
 import { type IntrospectionParameters, parametersProblem, reservedParameterNames } from './introspection-parameters.js';
-import type { AuthorizationServerOptions, PrivateKeyInput, ResourceServerOptions } from './resource-server-options.js';
+import type {
+  AuthorizationServerOptions,
+  PrivateKeyInput,
+  ResourceServerOptions,
+  SenderConstraintOption,
+} from './resource-server-options.js';
 
 const HTTP_URL = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -102,6 +108,31 @@ function ValidIntrospectionParameters(): PropertyDecorator {
       },
     },
   });
+}
+
+/** An address or a CIDR range (`10.0.0.5`, `10.0.0.0/8`, `::1`, `fd00::/8`): a peer whose certificate header counts. */
+export function isAddressOrRange(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  const [address, bits, extra] = value.split('/');
+  const family = isIP(address ?? '');
+  if (family === 0 || extra !== undefined) return false;
+  if (bits === undefined) return true;
+  return /^\d{1,3}$/.test(bits) && Number(bits) <= (family === 4 ? 32 : 128);
+}
+
+/** `scheme://host[:port]` and nothing more (a trailing `/` is tolerated), http(s), no credentials. */
+export function isOrigin(value: unknown): boolean {
+  if (typeof value !== 'string') return false;
+  try {
+    const url = new URL(value);
+    return (url.protocol === 'https:' || url.protocol === 'http:') && url.origin === value.replace(/\/$/, '');
+  } catch {
+    return false;
+  }
+}
+
+function Satisfies(test: (value: unknown) => boolean, options: ValidationOptions): PropertyDecorator {
+  return ValidateBy({ name: 'satisfies', validator: { validate: (value) => test(value) } }, options);
 }
 
 function IsFunction(options: ValidationOptions): PropertyDecorator {
@@ -334,6 +365,41 @@ export class ResourceServerSettings {
   @IsOptional()
   @IsFunction({ message: 'must be a function' })
   resolveUser?: ResolveUser;
+
+  // Sender-constrained tokens (RFC 9449 DPoP, RFC 8705 mTLS): options of the whole module, copied to every AS's
+  // settings for the token policy (validateOptions).
+
+  @IsIn(['off', 'allowed', 'required'], { message: 'must be off, allowed or required' })
+  dpop: 'off' | 'allowed' | 'required' = 'off';
+
+  @IsIn(ASYMMETRIC_SIGNING_ALGORITHMS, {
+    each: true,
+    message: `may only hold ${ASYMMETRIC_SIGNING_ALGORITHMS.join(', ')} (never none, never HS*)`,
+  })
+  @ArrayNotEmpty({ message: 'must name at least one algorithm' })
+  @IsArray({ message: 'must be a list' })
+  dpopSigningAlgs: AsymmetricSigningAlgorithm[] = ASYMMETRIC_SIGNING_ALGORITHMS.filter((alg) => alg !== 'Ed25519');
+
+  @Max(300, { message: 'must be at most 300' })
+  @Min(1, { message: 'must be positive' })
+  @IsInt({ message: 'must be a whole number of seconds' })
+  dpopProofMaxAgeSeconds = 60;
+
+  @IsIn(['off', 'required'], { message: 'must be off or required' })
+  mtls: 'off' | 'required' = 'off';
+
+  @IsOptional()
+  @Matches(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'must be an HTTP header name' })
+  @IsString({ message: 'must be an HTTP header name' })
+  mtlsCertificateHeader?: string;
+
+  @Satisfies(isAddressOrRange, { each: true, message: 'must be a list of IP addresses or CIDR ranges' })
+  @IsArray({ message: 'must be a list' })
+  mtlsTrustedProxies: string[] = [];
+
+  @IsOptional()
+  @Satisfies(isOrigin, { message: 'must be an http(s) origin: scheme://host[:port], no path, query or credentials' })
+  publicOrigin?: string;
 }
 
 /** The name of the authorization server the top-level options describe. */
@@ -406,6 +472,51 @@ function warningsOf(settings: ResourceServerSettings): string[] {
   return warnings;
 }
 
+const SENDER_CONSTRAINT_OPTIONS: readonly SenderConstraintOption[] = [
+  'dpop',
+  'dpopSigningAlgs',
+  'dpopProofMaxAgeSeconds',
+  'mtls',
+  'mtlsCertificateHeader',
+  'mtlsTrustedProxies',
+  'publicOrigin',
+];
+
+/** Sender-constraint settings that cannot work together, or set on one AS when they belong to the module. */
+function senderConstraintProblems(
+  settings: ResourceServerSettings,
+  options: ResourceServerOptions,
+  prefix: string,
+): string[] {
+  if (prefix !== '') {
+    return SENDER_CONSTRAINT_OPTIONS.filter((name) => options[name] !== undefined).map(
+      (name) => `${prefix}${name} is an option of the whole module: set it at the top level`,
+    );
+  }
+  const problems: string[] = [];
+  if (settings.mtlsCertificateHeader !== undefined && settings.mtlsTrustedProxies.length === 0) {
+    problems.push(
+      'mtlsCertificateHeader needs mtlsTrustedProxies: a certificate header is believed only from a trusted proxy',
+    );
+  }
+  return problems;
+}
+
+/** Sender-constraint settings that work but deserve the operator's attention. */
+function senderConstraintWarnings(settings: ResourceServerSettings): string[] {
+  const warnings: string[] = [];
+  if (settings.dpop !== 'off' && settings.publicOrigin === undefined) {
+    warnings.push(
+      'dpop is on without publicOrigin: the htu of DPoP proofs is checked against the origin each request names ' +
+        '(its Host header): set publicOrigin to the URL clients use',
+    );
+  }
+  if (settings.mtls === 'off' && settings.mtlsCertificateHeader !== undefined) {
+    warnings.push('mtlsCertificateHeader is set but mtls is off: the header is never read');
+  }
+  return warnings;
+}
+
 /**
  * Options → settings: defaults applied, every rule checked (also the options nested in `cache` and `circuitBreaker`,
  * and no unknown option), problems named as the operator wrote them (the environment variable and its value when the
@@ -445,6 +556,12 @@ export function validateOptions(options: ResourceServerOptions): ValidatedOption
   }
   if (problems.length > 0 || !top.settings) return { problems: [...new Set(problems)], warnings };
   top.settings.authorizationServers = undefined;
+  // Whatever AS vouches for a token, the module decides how it is bound to its sender.
+  for (const server of servers.values()) {
+    server.dpop = top.settings.dpop;
+    server.mtls = top.settings.mtls;
+  }
+  warnings.push(...senderConstraintWarnings(top.settings));
   return { settings: top.settings, servers, problems: [], warnings };
 }
 
@@ -490,6 +607,7 @@ function validateOne(
       `${prefix}audience is required with accessTokenFormat ${settings.accessTokenFormat} (RFC 9068: a JWT access token's aud must name this resource)`,
     );
   }
+  if (problems.length === 0) problems.push(...senderConstraintProblems(settings, options, prefix));
   if (problems.length > 0) return { problems, warnings };
   return { settings, problems: [], warnings: [...warnings, ...warningsOf(settings)] };
 }

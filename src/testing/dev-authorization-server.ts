@@ -134,6 +134,11 @@ export interface IssueAccessTokenInput {
   clientId: string;
   scopes: string[];
   expiresInSeconds?: number;
+  /**
+   * Bind the token to a DPoP key (`jkt`, its RFC 7638 thumbprint: introspected as `token_type: DPoP`, `cnf.jkt`) or a
+   * client certificate (`x5t#S256`, RFC 8705: `cnf.x5t#S256`), as oidc-provider does with its dpop and mTLS features.
+   */
+  binding?: { jkt: string } | { 'x5t#S256': string };
 }
 
 /** An access token as oidc-provider's `AccessToken` model holds it (the members a test may look at). */
@@ -730,7 +735,7 @@ class DevAuthorizationServerImpl implements DevAuthorizationServer {
     };
   }
 
-  async issueAccessToken({ sub, clientId, scopes, expiresInSeconds }: IssueAccessTokenInput): Promise<string> {
+  async issueAccessToken({ sub, clientId, scopes, expiresInSeconds, binding }: IssueAccessTokenInput): Promise<string> {
     if (!sub) throw new TypeError('sub must be a non-empty string');
     if (expiresInSeconds !== undefined && !(Number.isSafeInteger(expiresInSeconds) && expiresInSeconds > 0)) {
       throw new TypeError('expiresInSeconds must be a positive integer');
@@ -753,6 +758,8 @@ class DevAuthorizationServerImpl implements DevAuthorizationServer {
       gty: 'authorization_code',
       ...(expiresInSeconds !== undefined ? { expiresIn: expiresInSeconds } : {}),
     });
+    // The members oidc-provider's dpop and mTLS features set on a bound token (lib/models/formats: jkt, x5t#S256).
+    if (binding !== undefined) Object.assign(accessToken, binding);
     // Opaque format (no resource indicator => no resource server format): save() returns the token value.
     return accessToken.save();
   }

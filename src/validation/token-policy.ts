@@ -1,7 +1,8 @@
 import type { ResourceServerPrincipal, TokenIntrospection } from '../principal.js';
 import { InsufficientScopeError, InvalidTokenError } from '../errors.js';
+import { type ConfirmationRules, confirmationProblem, isDpopTokenType } from './confirmation.js';
 
-export interface TokenRules {
+export interface TokenRules extends ConfirmationRules {
   issuer: string;
   serviceProviderClaim: string;
   clockToleranceSeconds: number;
@@ -22,19 +23,23 @@ function serviceProviderOf(claims: TokenIntrospection, claim: string): string | 
 
 /**
  * Only a bearer access token may be used as one (RFC 6749 §1.5, RFC 6750): `token_type` `Bearer`, any case. A refresh
- * token has none at oidc-provider; a DPoP or certificate-bound token (`cnf`, RFC 7800) needs a proof this resource
- * server does not check, so it must not be usable as a plain bearer token.
+ * token has none at oidc-provider. A DPoP or certificate-bound token (`cnf`, RFC 7800) needs a proof: it is admitted
+ * only when the app turned on the check of that proof (`dpop`, `mtls`: see confirmation.ts), and the guard then
+ * demands it on every request; otherwise it must not be usable as a plain bearer token.
  */
 function assertBearerAccessToken(claims: TokenIntrospection, rules: TokenRules): void {
   const type = claims.token_type;
   if (type === undefined) {
     if (rules.requireTokenType) throw new InvalidTokenError('the answer has no token_type: not an access token');
-  } else if (typeof type !== 'string' || type.toLowerCase() !== 'bearer') {
+  } else if (
+    typeof type !== 'string' ||
+    (type.toLowerCase() !== 'bearer' && !(rules.dpop !== undefined && rules.dpop !== 'off' && isDpopTokenType(type)))
+  ) {
     throw new InvalidTokenError('the token_type is not Bearer');
   }
-  if (claims.cnf !== undefined) {
-    throw new InvalidTokenError('the token is sender-constrained (cnf): its proof of possession is not verified here');
-  }
+  // Sender-constrained tokens (issue 13): the bindings this RS verifies when turned on.
+  const problem = confirmationProblem(claims.cnf, type as string | undefined, rules);
+  if (problem !== undefined) throw new InvalidTokenError(problem);
 }
 
 function assertAudience(claims: TokenIntrospection, audience: string | undefined): void {

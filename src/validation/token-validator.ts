@@ -62,7 +62,7 @@ export class CachingTokenValidator extends TokenValidator {
   constructor(
     private readonly settings: ResourceServerSettings,
     private readonly client: AuthorizationServerClient,
-    private readonly shared?: SharedIntrospectionStore,
+    readonly shared?: SharedIntrospectionStore,
     /** Milliseconds since the epoch; injectable for tests. */
     private readonly now: () => number = () => Date.now(),
   ) {

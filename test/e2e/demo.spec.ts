@@ -67,3 +67,50 @@ describe('demo (npm start)', () => {
     expect(stdout).not.toContain('OIDC_RS_CLIENT_SECRET');
   });
 });
+
+describe('demo in DPoP mode (npm start -- --dpop)', () => {
+  let code: number;
+  let stdout: string;
+  let stderr: string;
+
+  beforeAll(async () => {
+    await run(process.execPath, [join(ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.example.json'], {
+      cwd: ROOT,
+    });
+    const env: NodeJS.ProcessEnv = { ...process.env, DEMO_EXIT_AFTER_CHECK: '1' };
+    for (const name of Object.keys(env)) if (name.startsWith('OIDC_')) delete env[name];
+    try {
+      ({ stdout, stderr } = await run(process.execPath, ['build/example/demo.js', '--dpop'], {
+        cwd: ROOT,
+        env,
+        timeout: 60_000,
+      }));
+      code = 0;
+    } catch (error) {
+      ({ code, stdout, stderr } = error as { code: number; stdout: string; stderr: string });
+    }
+  }, TIMEOUT);
+
+  it('exits 0 after a passing self-check that includes the DPoP rows', () => {
+    expect({ code, stderr: stderr.replace(/^oidc-provider WARNING: Unsupported runtime.*\n/m, '') }).toEqual({
+      code: 0,
+      stderr: '',
+    });
+    expect(stdout).toMatch(/^all 11 checks passed$/m);
+  });
+
+  it.each([
+    ['sp-a DPoP token with a proof', 200],
+    ['sp-a DPoP token, no proof', 401],
+    ['sp-a DPoP token as Bearer', 401],
+    ['resource metadata (RFC 9728)', 200],
+  ])('prints the table row "%s" expected and got %i, ok', (name, status) => {
+    expect(stdout).toMatch(new RegExp(`^${name.replace(/[()/]/g, '\\$&')}\\s+${status}\\s+${status}\\s+ok$`, 'm'));
+  });
+
+  it('prints a curl command that makes a fresh proof with example/dpop-proof.ts', () => {
+    expect(stdout).toMatch(
+      /^ {2}curl -i -H 'Authorization: DPoP [A-Za-z0-9_-]+' -H "DPoP: \$\(node build\/example\/dpop-proof\.js \S+\.json GET http:\/\/127\.0\.0\.1:\d+\/documents [A-Za-z0-9_-]+\)" http:\/\/127\.0\.0\.1:\d+\/documents$/m,
+    );
+  });
+});

@@ -121,6 +121,8 @@ export async function startTestApp(input: {
   /** The app's trust-proxy setting (Express `trust proxy`, Fastify `trustProxy`), e.g. `127.0.0.0/8`. Default none. */
   trustProxy?: string;
   logger?: false | ('error' | 'warn' | 'log')[];
+  /** Listen with TLS (Node's https server on both adapters), e.g. `requestCert` for client certificates. */
+  httpsOptions?: { key: string; cert: string; requestCert?: boolean; rejectUnauthorized?: boolean };
 }): Promise<TestApp> {
   const resourceServer = input.module ?? ResourceServerModule.forRoot(input.options ?? {});
   const moduleRef = await Test.createTestingModule({
@@ -132,18 +134,24 @@ export async function startTestApp(input: {
     .compile();
   const adapter = input.adapter ?? 'express';
   const logger = input.logger ?? false;
-  const { trustProxy } = input;
+  const { trustProxy, httpsOptions } = input;
   const app =
     adapter === 'fastify'
-      ? moduleRef.createNestApplication(new FastifyAdapter(trustProxy ? { trustProxy } : {}), { logger })
-      : moduleRef.createNestApplication({ logger });
+      ? moduleRef.createNestApplication(
+          new FastifyAdapter({
+            ...(trustProxy ? { trustProxy } : {}),
+            ...(httpsOptions ? { https: httpsOptions } : {}),
+          }),
+          { logger },
+        )
+      : moduleRef.createNestApplication({ logger, ...(httpsOptions ? { httpsOptions } : {}) });
   if (adapter === 'express' && trustProxy) app.getHttpAdapter().getInstance().set('trust proxy', trustProxy);
   await app.listen(input.port ?? 0, input.host ?? '127.0.0.1');
   const { port } = app.getHttpServer().address() as { port: number };
   return {
     app,
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${httpsOptions ? 'https' : 'http'}://127.0.0.1:${port}`,
     close: () => app.close(),
   };
 }

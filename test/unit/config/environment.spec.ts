@@ -68,6 +68,13 @@ describe('ENVIRONMENT_NAMES', () => {
       introspectJwtAccessTokens: 'OIDC_RS_INTROSPECT_JWT_ACCESS_TOKENS',
       verifyOnStartup: 'OIDC_RS_VERIFY_ON_STARTUP',
       failFast: 'OIDC_RS_FAIL_FAST',
+      dpop: 'OIDC_RS_DPOP',
+      dpopSigningAlgs: 'OIDC_RS_DPOP_SIGNING_ALGS',
+      dpopProofMaxAgeSeconds: 'OIDC_RS_DPOP_MAX_AGE',
+      mtls: 'OIDC_RS_MTLS',
+      mtlsCertificateHeader: 'OIDC_RS_MTLS_CERTIFICATE_HEADER',
+      mtlsTrustedProxies: 'OIDC_RS_MTLS_TRUSTED_PROXIES',
+      publicOrigin: 'OIDC_RS_PUBLIC_ORIGIN',
     });
   });
 });

@@ -66,6 +66,11 @@ describe('validateOptions', () => {
       maxConcurrentIntrospections: 32,
       verifyOnStartup: false,
       failFast: false,
+      dpop: 'off',
+      dpopSigningAlgs: ['ES256', 'ES384', 'ES512', 'PS256', 'PS384', 'PS512', 'RS256', 'RS384', 'RS512', 'EdDSA'],
+      dpopProofMaxAgeSeconds: 60,
+      mtls: 'off',
+      mtlsTrustedProxies: [],
     });
   });
 
