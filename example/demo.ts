@@ -129,6 +129,8 @@ async function main(): Promise<number> {
 
   const tokenSpA = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-a', scopes: SCOPES });
   const tokenSpC = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-c', scopes: SCOPES });
+  // Without the email scope that GET /documents requires (@RequiredScopes('email')).
+  const tokenNoEmail = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-a', scopes: ['openid'] });
   // Revoked before first use: a token already used would be served from the cache for up to OIDC_RS_CACHE_TTL.
   const tokenRevoked = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-a', scopes: SCOPES });
   await as.revoke(tokenRevoked);
@@ -147,6 +149,7 @@ async function main(): Promise<number> {
       },
     },
     { name: 'sp-c lists documents', path: '/documents', token: tokenSpC, expected: 403 },
+    { name: 'sp-a without the email scope', path: '/documents', token: tokenNoEmail, expected: 403 },
     { name: 'no token', path: '/documents', expected: 401 },
     { name: 'revoked token', path: '/documents', token: tokenRevoked, expected: 401 },
     { name: 'sp-a admin report', path: '/documents/admin-report', token: tokenSpA, expected: 200 },

@@ -5,6 +5,8 @@ export { ServiceProvidersGuard } from './auth/service-providers.guard.js';
 export { Public, PUBLIC_ROUTE } from './auth/public.decorator.js';
 export { principalOf } from './auth/request-principal.js';
 export { AllowedServiceProviders, ALLOWED_SERVICE_PROVIDERS } from './auth/allowed-service-providers.decorator.js';
+export { RequiredScopes, REQUIRED_SCOPES, type ScopeRequirement } from './auth/required-scopes.decorator.js';
+export { Principal, CurrentUser } from './auth/principal.decorator.js';
 export { RESOURCE_SERVER_STRATEGY, ResourceServerStrategy } from './auth/resource-server.strategy.js';
 export { FallbackStrategy } from './auth/fallback.strategy.js';
 export { ResourceServerHttpException } from './auth/error-response.js';

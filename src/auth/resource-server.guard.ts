@@ -12,8 +12,8 @@ type UserCarrier = CredentialCarrier & { user?: unknown };
 
 /**
  * Authenticates the bearer token (the same TokenValidator as the Passport strategy, called directly: Passport's
- * machinery costs more per request than a cached validation), then enforces `@AllowedServiceProviders`. Sets only
- * `request.user`. Synchronous on a cache hit when there is no `resolveUser`. Works per route (`@UseGuards`) and as a
+ * machinery costs more per request than a cached validation), then enforces `@AllowedServiceProviders` and
+ * `@RequiredScopes`. Sets `request.user` (and, under a symbol, the principal that `@Principal()` reads). Synchronous on a cache hit when there is no `resolveUser`. Works per route (`@UseGuards`) and as a
  * global guard (`APP_GUARD`), where `@Public()` exempts a route.
  */
 @Injectable()

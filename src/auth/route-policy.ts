@@ -1,10 +1,11 @@
 import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { ResourceServerPrincipal } from '../principal.js';
-import { ServiceProviderNotAllowedError } from '../errors.js';
+import { InsufficientScopeError, ServiceProviderNotAllowedError } from '../errors.js';
 import { ALLOWED_SERVICE_PROVIDERS } from './allowed-service-providers.decorator.js';
 import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
 import { isPublicRoute } from './public.decorator.js';
+import { REQUIRED_SCOPES, type ScopeRequirement } from './required-scopes.decorator.js';
 
 /** What a route asks of a caller, resolved once per handler: its metadata does not change at run time. */
 export interface RoutePolicy {
@@ -12,6 +13,8 @@ export interface RoutePolicy {
   readonly isPublic: boolean;
   /** The service providers the route admits; empty when the route names none (default deny). */
   readonly serviceProviders: ReadonlySet<string>;
+  /** `@RequiredScopes` / `@RequiredScopes.all`: what the token's scopes must hold; undefined when nothing. */
+  readonly requiredScopes?: ScopeRequirement;
 }
 
 /**
@@ -25,8 +28,26 @@ export function assertServiceProviderAllowed(principal: ResourceServerPrincipal,
 }
 
 /**
- * Route metadata (`@AllowedServiceProviders`, `@Public`) → RoutePolicy, memoised per controller class and handler
- * (a handler inherited by two controllers may have two policies): `Reflector` is not read on the hot path.
+ * The route's `@RequiredScopes`: at least one (or, with `.all`, every one) of its scopes, else InsufficientScopeError
+ * naming them (the `scope` of the challenge). Judged on every request from the principal, never cached as a decision.
+ */
+export function assertRouteScopes(principal: ResourceServerPrincipal, policy: RoutePolicy): void {
+  const required = policy.requiredScopes;
+  if (required === undefined) return;
+  const held = (scope: string): boolean => principal.scopes.includes(scope);
+  if (required.mode === 'all' ? required.scopes.every(held) : required.scopes.some(held)) return;
+  throw new InsufficientScopeError(
+    required.mode === 'all'
+      ? 'the access token lacks a scope this route requires'
+      : 'the access token carries none of the scopes this route accepts',
+    required.scopes,
+  );
+}
+
+/**
+ * Route metadata (`@AllowedServiceProviders`, `@RequiredScopes`, `@Public`) → RoutePolicy, memoised per controller
+ * class and handler (a handler inherited by two controllers may have two policies): `Reflector` is not read on the
+ * hot path.
  */
 @Injectable()
 export class RoutePolicies {
@@ -55,9 +76,12 @@ export class RoutePolicies {
     // The handler's list replaces the class's; `@AllowedServiceProviders()` with no ids means the module's list.
     const list = this.reflector.getAllAndOverride<string[] | undefined>(ALLOWED_SERVICE_PROVIDERS, targets);
     const ids = list === undefined ? [] : list.length === 0 ? this.moduleList : list;
+    // The handler's requirement replaces the class's; one with no scope lifts it.
+    const scopes = this.reflector.getAllAndOverride<ScopeRequirement | undefined>(REQUIRED_SCOPES, targets);
     return Object.freeze({
       isPublic: isPublicRoute(handler, type),
       serviceProviders: new Set(ids),
+      ...(scopes !== undefined && scopes.scopes.length > 0 ? { requiredScopes: scopes } : {}),
     });
   }
 }

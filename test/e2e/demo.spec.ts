@@ -39,12 +39,13 @@ describe('demo (npm start)', () => {
       code: 0,
       stderr: '',
     });
-    expect(stdout).toMatch(/^all 7 checks passed$/m);
+    expect(stdout).toMatch(/^all 8 checks passed$/m);
   });
 
   it.each([
     ['sp-a lists documents', 200],
     ['sp-c lists documents', 403],
+    ['sp-a without the email scope', 403],
     ['no token', 401],
     ['revoked token', 401],
     ['sp-a admin report', 200],

@@ -83,11 +83,12 @@ describe('ResourceServerGuard', () => {
     expect(validator.tokens).toEqual([]);
   });
 
-  it('a cache hit without resolveUser admits synchronously and sets only request.user', () => {
+  it('a cache hit without resolveUser admits synchronously: request.user and @Principal() are the principal', () => {
     const { context, request } = contextFor('list', { authorization: 'Bearer abc' });
     expect(guard(new StubValidator(() => PRINCIPAL)).canActivate(context)).toBe(true);
     expect(request.user).toBe(PRINCIPAL);
-    expect(principalOf(request)).toBeUndefined();
+    expect(principalOf(request)).toBe(PRINCIPAL);
+    expect(Object.keys(request)).toEqual(['headers', 'user']);
   });
 
   it('a miss admits once the validator resolves', async () => {
