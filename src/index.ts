@@ -1,6 +1,6 @@
 export { ResourceServerModule } from './resource-server.module.js';
 export type { ResourceServerOptionsFactory } from './resource-server.module-definition.js';
-export { ResourceServerGuard } from './auth/resource-server.guard.js';
+export { ResourceServerGuard, type GuardedRequest } from './auth/resource-server.guard.js';
 export { ServiceProvidersGuard } from './auth/service-providers.guard.js';
 export { Public, PUBLIC_ROUTE } from './auth/public.decorator.js';
 export { principalOf } from './auth/request-principal.js';
@@ -9,7 +9,7 @@ export { RequiredScopes, REQUIRED_SCOPES, type ScopeRequirement } from './auth/r
 export { Principal, CurrentUser } from './auth/principal.decorator.js';
 export { RESOURCE_SERVER_STRATEGY, ResourceServerStrategy } from './auth/resource-server.strategy.js';
 export { FallbackStrategy } from './auth/fallback.strategy.js';
-export { ResourceServerHttpException } from './auth/error-response.js';
+export { ResourceServerGraphQLError, ResourceServerHttpException } from './auth/error-response.js';
 export {
   AuthorizationServerClient,
   type AuthorizationServerMetadata,
