@@ -176,7 +176,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
     decryptionKeys: readonly DecryptionKey[],
   ) {
     super();
-    this.http = new AuthorizationServerHttpClient(settings.timeoutMs);
+    this.http = new AuthorizationServerHttpClient(settings.timeoutMs, settings.dispatcher);
     this.breaker = new CircuitBreaker(settings.circuitBreaker);
     // A call with less than half the timeout (at most 1 s) left is not started: under a flood it would only be
     // abandoned at its deadline, adding load to an AS that is already saturated.

@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import type { Dispatcher } from 'undici';
 import type { ResolveUser } from '../principal.js';
 import type { ContentEncryptionAlgorithm, KeyManagementAlgorithm, SigningAlgorithm } from './algorithms.js';
 
@@ -95,6 +96,12 @@ export interface ResourceServerOptions<User = unknown> {
   failFast?: boolean;
   /** Maps the principal to the app's user; `null`/`undefined` means "no such user" (401). */
   resolveUser?: ResolveUser<User>;
+  /**
+   * The undici Dispatcher of every call to the AS (discovery, its JWKS, introspection), instead of the module's own
+   * pooled Agent: a `ProxyAgent`, an `Agent` with mTLS `connect` options. The module's deadline still bounds each
+   * call; the app owns it (it is not closed at shutdown). Use undici's major version 7, as this package does.
+   */
+  dispatcher?: Dispatcher;
 }
 
 /** Module-definition extras: known when the module is declared, so they can shape routes. */

@@ -19,6 +19,7 @@ import {
   type ValidationOptions,
   validateSync,
 } from 'class-validator';
+import type { Dispatcher } from 'undici';
 import type { ResolveUser } from '../principal.js';
 import {
   CONTENT_ENCRYPTION_ALGORITHMS,
@@ -60,6 +61,21 @@ function NoUserInfo(): PropertyDecorator {
       },
     },
     { message: 'must not carry a user name or password (they would be logged): give credentials as settings' },
+  );
+}
+
+function HasMethod(method: string, options: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: `has${method}`,
+      validator: {
+        validate: (value) =>
+          typeof value === 'object' &&
+          value !== null &&
+          typeof (value as Record<string, unknown>)[method] === 'function',
+      },
+    },
+    options,
   );
 }
 
@@ -230,6 +246,10 @@ export class ResourceServerSettings {
   @IsOptional()
   @IsFunction({ message: 'must be a function' })
   resolveUser?: ResolveUser;
+
+  @IsOptional()
+  @HasMethod('dispatch', { message: 'must be an undici Dispatcher (an Agent, a ProxyAgent)' })
+  dispatcher?: Dispatcher;
 }
 
 /** The outcome of validation: settings, or the problems (one per setting, never a value of a secret). */
