@@ -71,9 +71,10 @@ const inGitCheckout = existsSync(join(ROOT, '.git'));
     await run('git', ['-C', clone, 'checkout', '--quiet', '--detach', head]);
   }, 60_000);
 
+  // The clone holds every devDependency (GraphQL servers, OpenTelemetry…): removing it takes more than Jest's 5 s.
   afterAll(async () => {
     if (work) await rm(work, { recursive: true, force: true });
-  });
+  }, 60_000);
 
   it(
     'npm pack in a fresh clone (no dist/) builds first and packs dist/',

@@ -23,7 +23,7 @@ import {
   startRealAuthorizationServerFixture,
   type RealAuthorizationServerFixture,
 } from '../support/real-authorization-server.js';
-import { ADAPTERS, type Adapter } from '../support/test-app.js';
+import { ADAPTERS, type Adapter, SILENT_LOGGER } from '../support/test-app.js';
 import { bearer, expectErrorAnswer, expectNotLeaked, expectOk, get, insufficientScope } from './e2e-helpers.js';
 
 const TIMEOUT = 30_000;
@@ -95,7 +95,9 @@ describe.each(ADAPTERS)(
         startApp: async (resourceServer: DynamicModule) => {
           @Module({ imports: [resourceServer], controllers: [DocumentsController, PassportController] })
           class AppModule {}
-          const moduleRef = await Test.createTestingModule({ imports: [AppModule] }).compile();
+          const moduleRef = await Test.createTestingModule({ imports: [AppModule] })
+            .setLogger(SILENT_LOGGER)
+            .compile();
           const app =
             adapter === 'fastify'
               ? moduleRef.createNestApplication(new FastifyAdapter(), { logger: false })

@@ -21,6 +21,7 @@ import {
   ResourceServerGuard,
   type ResourceServerPrincipal,
 } from '../../src/index.js';
+import { SILENT_LOGGER } from './test-app.js';
 
 export type GraphQLServer = 'apollo on express' | 'apollo on fastify' | 'mercurius on fastify';
 export const GRAPHQL_SERVERS: GraphQLServer[] = ['apollo on express', 'apollo on fastify', 'mercurius on fastify'];
@@ -112,7 +113,9 @@ export async function startGraphQLApp(
 ): Promise<{ app: INestApplication; url: string }> {
   @Module({ imports: [resourceServer, graphQLModule(server)], providers: [DocumentsResolver, PassportResolver] })
   class GraphQLAppModule {}
-  const moduleRef = await Test.createTestingModule({ imports: [GraphQLAppModule] }).compile();
+  const moduleRef = await Test.createTestingModule({ imports: [GraphQLAppModule] })
+    .setLogger(SILENT_LOGGER)
+    .compile();
   const app =
     server === 'apollo on express'
       ? moduleRef.createNestApplication({ logger: false })
