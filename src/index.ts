@@ -26,5 +26,7 @@ export type {
   PrivateKeyInput,
 } from './config/resource-server-options.js';
 export type { SigningAlgorithm, KeyManagementAlgorithm, ContentEncryptionAlgorithm } from './config/algorithms.js';
+export { IntrospectionStore, type RedisClient } from './config/introspection-store.js';
+export { RESOURCE_SERVER_JWKS } from './resource-server.tokens.js';
 export type { ResourceServerPrincipal, TokenIntrospection, ResolveUser } from './principal.js';
 export * from './errors.js';

@@ -14,5 +14,8 @@ export const {
 } = new ConfigurableModuleBuilder<ResourceServerOptions>({ moduleName: 'ResourceServer' })
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createResourceServerOptions')
-  .setExtras<ResourceServerModuleExtras>({ jwksPath: '/jwks' }, (definition) => ({ ...definition, global: true }))
+  .setExtras<ResourceServerModuleExtras>({ jwksPath: '/jwks', jwks: true, isGlobal: true }, (definition, extras) => ({
+    ...definition,
+    global: extras.isGlobal !== false,
+  }))
   .build();

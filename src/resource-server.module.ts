@@ -10,6 +10,7 @@ import {
   OPTIONS_TYPE,
   RESOURCE_SERVER_OPTIONS,
 } from './resource-server.module-definition.js';
+import type { ResourceServerModuleExtras } from './config/resource-server-options.js';
 import { RESOURCE_SERVER_EXPORTS, RESOURCE_SERVER_PROVIDERS } from './resource-server.providers.js';
 
 function jwksControllerAt(path: string): Type<JwksController> {
@@ -26,10 +27,10 @@ function jwksControllerAt(path: string): Type<JwksController> {
 }
 
 /**
- * Makes a Nest app an OAuth 2.0 resource server. Global. `forRoot()` without options reads the environment (the
- * README's "Settings" names) through ConfigService; `forRoot(options)` and `forRootAsync({ useFactory | useClass |
- * useExisting })` take options. Invalid or missing settings never stop the app: they are logged, and bearer
- * requests are answered 503.
+ * Makes a Nest app an OAuth 2.0 resource server. Global unless `isGlobal: false`. `forRoot()` without options reads
+ * the environment (the README's "Settings" names) through ConfigService; `forRoot(options)` and `forRootAsync({
+ * useFactory | useClass | useExisting })` take options, with the extras `jwksPath`, `jwks` and `isGlobal`. Invalid
+ * or missing settings never stop the app: they are logged, and bearer requests are answered 503.
  */
 @Module({})
 export class ResourceServerModule extends ConfigurableResourceServerModule {
@@ -48,22 +49,22 @@ export class ResourceServerModule extends ConfigurableResourceServerModule {
             },
           ],
         },
-        '/jwks',
+        {},
       );
     }
-    return ResourceServerModule.withProviders(super.forRoot(options), options.jwksPath ?? '/jwks');
+    return ResourceServerModule.withProviders(super.forRoot(options), options);
   }
 
   static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
-    return ResourceServerModule.withProviders(super.forRootAsync(options), options.jwksPath ?? '/jwks');
+    return ResourceServerModule.withProviders(super.forRootAsync(options), options);
   }
 
-  private static withProviders(definition: DynamicModule, jwksPath: string): DynamicModule {
+  private static withProviders(definition: DynamicModule, extras: ResourceServerModuleExtras): DynamicModule {
     return {
       ...definition,
-      global: true,
+      global: extras.isGlobal !== false,
       imports: [...(definition.imports ?? []), DiscoveryModule],
-      controllers: [jwksControllerAt(jwksPath)],
+      controllers: extras.jwks === false ? [] : [jwksControllerAt(extras.jwksPath ?? '/jwks')],
       providers: [...(definition.providers ?? []), ...RESOURCE_SERVER_PROVIDERS],
       exports: [...RESOURCE_SERVER_EXPORTS],
     };

@@ -16,7 +16,9 @@ import {
   HttpAuthorizationServerClient,
   UnconfiguredAuthorizationServerClient,
 } from './authorization-server/authorization-server-client.js';
-import { SharedIntrospectionStore } from './cache/shared-introspection-store.js';
+import { connectWithIoredis, RedisIntrospectionStore } from './cache/redis-introspection-store.js';
+import { type KeyValueStore, SharedIntrospectionStore } from './cache/shared-introspection-store.js';
+import { IntrospectionStore } from './config/introspection-store.js';
 import type { ResourceServerOptions } from './config/resource-server-options.js';
 import { isValidRealm, type ResourceServerSettings, validateOptions } from './config/resource-server-settings.js';
 import { ResourceServerNotConfiguredError } from './errors.js';
@@ -55,20 +57,23 @@ export async function loadResourceServerState(options: ResourceServerOptions): P
   }
 }
 
+/** Budget of one read of the shared tier: past it, the AS is asked. */
+const sharedReadBudgetMs = (settings: ResourceServerSettings): number => Math.min(100, settings.timeoutMs);
+
 /**
- * The shared tier, when both `redisUrl` and `redisSecret` are set and caching is on. A missing optional peer
- * (`ioredis`) is a logged problem and the tier stays off: the module keeps working from its own cache.
+ * The store of the shared tier (the `IntrospectionStore` provider), when caching is on and `redisSecret` is set: the
+ * app's `cache.store`, its ioredis `cache.redisClient` (a Redis or a Cluster), or a client the module connects to
+ * `cache.redisUrl` (and closes at shutdown). A missing optional peer (`ioredis`) is a logged problem and the tier stays
+ * off: the module keeps working from its own cache.
  */
-async function connectSharedStore(settings: ResourceServerSettings): Promise<SharedIntrospectionStore | undefined> {
-  const { redisUrl, redisSecret, maxTtlSeconds } = settings.cache;
-  if (!redisUrl || !redisSecret || maxTtlSeconds === 0) return undefined;
+async function introspectionStoreOf(settings: ResourceServerSettings): Promise<KeyValueStore | null> {
+  const { redisUrl, redisClient, store, redisSecret, maxTtlSeconds } = settings.cache;
+  if (!redisSecret || maxTtlSeconds === 0) return null;
+  if (store) return store;
+  if (redisClient) return new RedisIntrospectionStore(redisClient);
+  if (!redisUrl) return null;
   try {
-    return await SharedIntrospectionStore.connect({
-      url: redisUrl,
-      namespace: `${settings.issuer} ${settings.clientId}`,
-      secret: redisSecret,
-      commandTimeoutMs: Math.min(100, settings.timeoutMs),
-    });
+    return await connectWithIoredis(redisUrl, sharedReadBudgetMs(settings));
   } catch (error) {
     const missing = (error as { code?: unknown })?.code === 'ERR_MODULE_NOT_FOUND';
     logger.error(
@@ -76,8 +81,25 @@ async function connectSharedStore(settings: ResourceServerSettings): Promise<Sha
         ? 'cache.redisUrl: the optional peer ioredis is not installed (npm install ioredis): the shared cache tier is off'
         : 'cache.redisUrl: the shared cache tier cannot start: it is off',
     );
+    return null;
+  }
+}
+
+/** The shared tier over whatever store the `IntrospectionStore` provider holds (also one a test overrides). */
+function sharedTierOf(
+  settings: ResourceServerSettings,
+  store: KeyValueStore | null,
+): SharedIntrospectionStore | undefined {
+  if (!store || settings.cache.maxTtlSeconds === 0) return undefined;
+  if (!settings.cache.redisSecret) {
+    logger.warn('an IntrospectionStore is provided without cache.redisSecret: the shared cache tier stays off');
     return undefined;
   }
+  return new SharedIntrospectionStore(store, {
+    namespace: `${settings.issuer} ${settings.clientId}`,
+    secret: settings.cache.redisSecret,
+    commandTimeoutMs: sharedReadBudgetMs(settings),
+  });
 }
 
 /** Registering with Passport is the constructor's side effect; the fallback takes the name when unconfigured. */
@@ -122,11 +144,16 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
         : new UnconfiguredAuthorizationServerClient(),
   },
   {
+    provide: IntrospectionStore,
+    inject: [RESOURCE_SERVER_STATE],
+    useFactory: (state: ResourceServerState) => (state.settings ? introspectionStoreOf(state.settings) : null),
+  },
+  {
     provide: TokenValidator,
-    inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient],
-    useFactory: async (state: ResourceServerState, client: AuthorizationServerClient) =>
+    inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient, IntrospectionStore],
+    useFactory: (state: ResourceServerState, client: AuthorizationServerClient, store: KeyValueStore | null) =>
       state.settings
-        ? new CachingTokenValidator(state.settings, client, await connectSharedStore(state.settings))
+        ? new CachingTokenValidator(state.settings, client, sharedTierOf(state.settings, store))
         : new UnconfiguredTokenValidator(),
   },
   {
@@ -159,9 +186,11 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
   StartupCheck,
 ];
 
-/** What the module exports to the app (it is global). */
+/** What the module exports to the app (global unless `isGlobal: false`). */
 export const RESOURCE_SERVER_EXPORTS = [
   AUTH_SETTINGS,
+  IntrospectionStore,
+  RESOURCE_SERVER_JWKS,
   RoutePolicies,
   AuthorizationServerClient,
   TokenValidator,

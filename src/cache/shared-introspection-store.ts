@@ -1,15 +1,22 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { LOGGER_CONTEXT } from '../logger.js';
 
+/**
+ * What the shared tier is stored in: the module's `IntrospectionStore` (Redis, or the app's own), which sees only
+ * HMAC keys and encrypted values.
+ */
+export interface KeyValueStore {
+  get(key: string): Promise<string | null | undefined>;
+  set(key: string, value: string, ttlMs: number): Promise<unknown>;
+}
+
 export interface SharedIntrospectionStoreOptions {
-  url: string;
-  /** Separates resource servers sharing one Redis. */
+  /** Separates resource servers sharing one store. */
   namespace: string;
   /** `cache.redisSecret`: at least 32 bytes, shared by the instances of this RS and by nothing else. */
   secret: string;
-  /** Budget of one Redis command: past it the request goes to the AS instead. */
+  /** Budget of one read: past it the request goes to the AS instead. */
   commandTimeoutMs: number;
   /** Milliseconds since the epoch; injectable for tests. */
   now?: () => number;
@@ -18,7 +25,7 @@ export interface SharedIntrospectionStoreOptions {
 /** What the shared tier holds for a token: the AS's answer (the proof) and the absolute end of its life. */
 export interface SharedEntry {
   readonly proof: string;
-  /** Epoch ms; the entry is a miss from then on, whatever Redis says. */
+  /** Epoch ms; the entry is a miss from then on, whatever the store says. */
   readonly expiresAt: number;
 }
 
@@ -26,38 +33,37 @@ const VERSION = 'v2';
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
-/** The Redis client and its lifecycle: ioredis is an optional peer, loaded only when the tier is on. */
-export type RedisConnector = (url: string, commandTimeoutMs: number) => Promise<Redis>;
+class ReadTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+}
 
-export const connectWithIoredis: RedisConnector = async (url, commandTimeoutMs) => {
-  const { Redis } = await import('ioredis');
-  return new Redis(url, {
-    lazyConnect: false,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+/** The store's answer, or a ReadTimeout once the budget is spent (the call itself is left to finish). */
+function withinBudget<T>(call: () => Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ReadTimeout(`no answer within ${ms} ms`)), ms);
   });
-};
+  return Promise.race([Promise.resolve().then(call), timeout]).finally(() => clearTimeout(timer));
+}
 
 /**
- * Optional second cache tier shared by several API instances. Redis is not trusted: each entry is encrypted and
- * authenticated (AES-256-GCM, key derived from `redisSecret` with HKDF), and the authenticated data binds it to its
- * token's key and to its absolute expiry. So an entry cannot be read, forged, altered, moved to another token, or
- * replayed after it expired (a captured entry re-inserted after a revocation is a miss once its life is over). The
- * Redis key itself is an HMAC of the token hash, so Redis cannot even confirm that it holds a known token. Redis
- * failing never fails a request: a read error is a miss, a write error is dropped, both logged once per outage.
+ * Optional second cache tier shared by several API instances, over any store (Redis, a Redis Cluster, the app's own).
+ * The store is not trusted: each entry is encrypted and authenticated (AES-256-GCM, key derived from `redisSecret`
+ * with HKDF), and the authenticated data binds it to its token's key and to its absolute expiry. So an entry cannot be
+ * read, forged, altered, moved to another token, or replayed after it expired (a captured entry re-inserted after a
+ * revocation is a miss once its life is over). The key itself is an HMAC of the token hash, so the store cannot even
+ * confirm that it holds a known token. The store failing never fails a request: a read error or a read past its
+ * budget is a miss, a write error is dropped, both logged once per outage.
  */
 export class SharedIntrospectionStore {
   private readonly logger = new Logger(LOGGER_CONTEXT);
   private readonly encryptionKey: Buffer;
   private readonly keyNamingKey: Buffer;
   private readonly now: () => number;
-  private healthy = true;
+  private isHealthy = true;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly store: KeyValueStore,
     private readonly options: SharedIntrospectionStoreOptions,
   ) {
     this.now = options.now ?? (() => Date.now());
@@ -65,32 +71,29 @@ export class SharedIntrospectionStore {
       Buffer.from(hkdfSync('sha256', options.secret, options.namespace, `nest-resource-server cache ${purpose}`, 32));
     this.encryptionKey = derive('aes-256-gcm v2');
     this.keyNamingKey = derive('key v2');
-    redis.on('error', (error: Error) => this.unhealthy(error));
-    redis.on('ready', () => {
-      if (!this.healthy) this.logger.log('shared cache reachable again');
-      this.healthy = true;
-    });
   }
 
-  /** Connects lazily: an unreachable Redis at start-up must not stop the app. */
-  static async connect(
-    options: SharedIntrospectionStoreOptions,
-    connector: RedisConnector = connectWithIoredis,
-  ): Promise<SharedIntrospectionStore> {
-    return new SharedIntrospectionStore(await connector(options.url, options.commandTimeoutMs), options);
+  /** Whether the last call to the store succeeded (read-only: for health reports). */
+  get healthy(): boolean {
+    return this.isHealthy;
   }
 
   private unhealthy(error: unknown): void {
-    if (this.healthy) {
+    if (this.isHealthy) {
       const code = (error as { code?: unknown })?.code;
       this.logger.warn(
         `shared cache unavailable, asking the authorization server instead${typeof code === 'string' ? ` (${code})` : ''}`,
       );
     }
-    this.healthy = false;
+    this.isHealthy = false;
   }
 
-  /** The Redis key of a token key: an HMAC, namespaced. */
+  private reachable(): void {
+    if (!this.isHealthy) this.logger.log('shared cache reachable again');
+    this.isHealthy = true;
+  }
+
+  /** The store's key of a token key: an HMAC, namespaced. */
   redisKey(key: string): string {
     return `nrs:v2:${createHmac('sha256', this.keyNamingKey).update(key).digest('base64url')}`;
   }
@@ -102,14 +105,15 @@ export class SharedIntrospectionStore {
   /** The entry for this token key, if present, authentic, bound to this key and not past its expiry. */
   async get(key: string): Promise<SharedEntry | undefined> {
     const redisKey = this.redisKey(key);
-    let value: string | null;
+    let value: string | null | undefined;
     try {
-      value = await this.redis.get(redisKey);
+      value = await withinBudget(() => this.store.get(redisKey), this.options.commandTimeoutMs);
     } catch (error) {
       this.unhealthy(error);
       return undefined;
     }
-    if (value === null) return undefined;
+    this.reachable();
+    if (typeof value !== 'string') return undefined;
     const entry = this.open(redisKey, value);
     if (entry === undefined) this.logger.warn('shared cache entry failed its integrity check; ignored');
     return entry !== undefined && entry.expiresAt > this.now() ? entry : undefined;
@@ -147,10 +151,11 @@ export class SharedIntrospectionStore {
     const value = [VERSION, String(expiresAt), iv, ciphertext, cipher.getAuthTag()]
       .map((part) => (typeof part === 'string' ? part : part.toString('base64url')))
       .join('.');
-    this.redis.set(redisKey, value, 'PX', ttl).catch((error: unknown) => this.unhealthy(error));
-  }
-
-  async close(): Promise<void> {
-    this.redis.disconnect();
+    Promise.resolve()
+      .then(() => this.store.set(redisKey, value, ttl))
+      .then(
+        () => this.reachable(),
+        (error: unknown) => this.unhealthy(error),
+      );
   }
 }

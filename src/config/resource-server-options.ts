@@ -2,6 +2,7 @@ import type { JWK } from 'jose';
 import type { Dispatcher } from 'undici';
 import type { ResolveUser } from '../principal.js';
 import type { ContentEncryptionAlgorithm, KeyManagementAlgorithm, SigningAlgorithm } from './algorithms.js';
+import type { IntrospectionStore, RedisClient } from './introspection-store.js';
 
 export type PrivateKeyInput = string | JWK | { keys: JWK[] } | ReadonlyArray<string | JWK>;
 
@@ -15,8 +16,16 @@ export interface ResourceServerCacheOptions {
   /** Optional shared second tier for several API instances (needs the optional peer `ioredis` and `redisSecret`). */
   redisUrl?: string;
   /**
-   * At least 32 bytes (e.g. `openssl rand -base64 32`), the same on every instance: the entries in Redis are
-   * encrypted and authenticated with keys derived from it. Without it the shared tier stays off.
+   * The shared tier on an ioredis client the app made: a `Redis` (Sentinel, TLS, …) or a `Cluster`. The app owns it
+   * (not closed at shutdown); give it `enableOfflineQueue: false` so that a read waits for no reconnection. Instead
+   * of `redisUrl`.
+   */
+  redisClient?: RedisClient;
+  /** The shared tier on the app's own store (see `IntrospectionStore`). Instead of `redisUrl` or `redisClient`. */
+  store?: IntrospectionStore;
+  /**
+   * At least 32 bytes (e.g. `openssl rand -base64 32`), the same on every instance: the entries of the shared tier
+   * are encrypted and authenticated with keys derived from it, whatever the store. Without it the tier stays off.
    */
   redisSecret?: string;
 }
@@ -104,8 +113,15 @@ export interface ResourceServerOptions<User = unknown> {
   dispatcher?: Dispatcher;
 }
 
-/** Module-definition extras: known when the module is declared, so they can shape routes. */
+/** Module-definition extras: known when the module is declared, so they can shape routes and scope. */
 export interface ResourceServerModuleExtras {
   /** Path of the public JWKS route. Default `/jwks`. */
   jwksPath?: string;
+  /** `false`: no JWKS route (serve `RESOURCE_SERVER_JWKS` yourself, or the AS cannot encrypt to you). Default true. */
+  jwks?: boolean;
+  /**
+   * Whether the module is global (its guard, validator and client injectable everywhere). Default true; `false`:
+   * only the module that imports it (and the modules it re-exports it to) may use them.
+   */
+  isGlobal?: boolean;
 }

@@ -30,6 +30,7 @@ import {
   type SigningAlgorithm,
 } from './algorithms.js';
 import { environmentSourceOf } from './environment.js';
+import type { IntrospectionStore, RedisClient } from './introspection-store.js';
 import type { PrivateKeyInput, ResourceServerOptions } from './resource-server-options.js';
 
 const HTTP_URL = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
@@ -116,6 +117,16 @@ export class CacheSettings {
     { message: 'must be a redis:// or rediss:// URL' },
   )
   redisUrl?: string;
+
+  @IsOptional()
+  @HasMethod('set', { message: 'must be an ioredis Redis or Cluster client' })
+  @HasMethod('get', { message: 'must be an ioredis Redis or Cluster client' })
+  redisClient?: RedisClient;
+
+  @IsOptional()
+  @HasMethod('set', { message: 'must be an IntrospectionStore (get and set)' })
+  @HasMethod('get', { message: 'must be an IntrospectionStore (get and set)' })
+  store?: IntrospectionStore;
 
   @IsOptional()
   @MinUtf8Bytes(32, { message: 'must be at least 32 bytes (e.g. openssl rand -base64 32)' })
@@ -294,9 +305,11 @@ function warningsOf(settings: ResourceServerSettings): string[] {
         'tokens without it (oidc-provider does) lets refresh tokens in as access tokens',
     );
   }
-  if (settings.cache.redisUrl !== undefined && settings.cache.redisSecret === undefined) {
-    warnings.push('cache.redisUrl is set without cache.redisSecret: the shared cache tier stays off');
-    settings.cache.redisUrl = undefined;
+  for (const name of ['redisUrl', 'redisClient', 'store'] as const) {
+    if (settings.cache[name] !== undefined && settings.cache.redisSecret === undefined) {
+      warnings.push(`cache.${name} is set without cache.redisSecret: the shared cache tier stays off`);
+      settings.cache[name] = undefined;
+    }
   }
   return warnings;
 }
@@ -320,6 +333,8 @@ export function validateOptions(options: ResourceServerOptions): ValidatedOption
   }
   const settings = assignDefined(new ResourceServerSettings(), flat);
   settings.cache = assignDefined(new CacheSettings(), cache);
+  const stores = (['redisUrl', 'redisClient', 'store'] as const).filter((name) => settings.cache[name] !== undefined);
+  if (stores.length > 1) shapeProblems.push(`${stores.map((name) => `cache.${name}`).join(' and ')}: set one of them`);
   settings.circuitBreaker = assignDefined(new CircuitBreakerSettings(), circuitBreaker);
   if (realm !== undefined) {
     if (isValidRealm(realm)) settings.realm = realm;

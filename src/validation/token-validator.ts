@@ -1,4 +1,4 @@
-import { Logger, type OnApplicationShutdown } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import type {
   AuthorizationServerClient,
   IntrospectionAnswer,
@@ -53,7 +53,7 @@ const expiryOf = (outcome: IntrospectionOutcome): number | undefined =>
  * The cache first (synchronous on a hit: no crypto, no promise), else one shared introspection. Scopes are judged on
  * every call from the cached principal, never cached as a decision.
  */
-export class CachingTokenValidator extends TokenValidator implements OnApplicationShutdown {
+export class CachingTokenValidator extends TokenValidator {
   private readonly logger = new Logger(LOGGER_CONTEXT);
   readonly cache: IntrospectionCache;
   private readonly cacheOptions: Parameters<typeof lifetimesOf>[1];
@@ -162,9 +162,5 @@ export class CachingTokenValidator extends TokenValidator implements OnApplicati
     }
     this.logger.error(`token not checked: unexpected ${error instanceof Error ? error.name : typeof error}`);
     throw new AuthorizationServerUnavailableError('unexpected failure while checking the token', { cause: error });
-  }
-
-  async onApplicationShutdown(): Promise<void> {
-    await this.shared?.close();
   }
 }

@@ -1,36 +1,32 @@
 /**
- * SharedIntrospectionStore over an in-memory stand-in for Redis (the e2e spec uses a real redis-server): what is
- * stored is encrypted and bound to its key and expiry; anything else read back is a miss; Redis errors never throw.
+ * SharedIntrospectionStore over an in-memory store (the e2e specs use a real redis-server and a Redis Cluster): what
+ * is stored is encrypted and bound to its key and expiry; anything else read back is a miss; a store that fails, throws
+ * or does not answer within the budget never fails a call, and the outage is logged once, its end once.
  */
 import { jest } from '@jest/globals';
-import type { Redis } from 'ioredis';
-import { SharedIntrospectionStore } from '../../../src/cache/shared-introspection-store.js';
+import { type KeyValueStore, SharedIntrospectionStore } from '../../../src/cache/shared-introspection-store.js';
+import { captureNestLogs } from '../../e2e/e2e-helpers.js';
 
-class MemoryRedis {
+class MemoryRedis implements KeyValueStore {
   readonly values = new Map<string, string>();
   readonly ttls = new Map<string, number>();
   failGet = false;
-  on(): this {
-    return this;
-  }
   async get(key: string): Promise<string | null> {
     if (this.failGet) throw Object.assign(new Error('down'), { code: 'ECONNREFUSED' });
     return this.values.get(key) ?? null;
   }
-  async set(key: string, value: string, _px: 'PX', ttl: number): Promise<'OK'> {
+  async set(key: string, value: string, ttl: number): Promise<'OK'> {
     this.values.set(key, value);
     this.ttls.set(key, ttl);
     return 'OK';
   }
-  disconnect(): void {}
 }
 
 const SECRET = 'a-redis-secret-of-at-least-32-bytes!!';
 let now = 1_750_000_000_000;
 
-function store(redis: MemoryRedis, secret = SECRET, namespace = 'https://as.example rs') {
-  return new SharedIntrospectionStore(redis as unknown as Redis, {
-    url: 'redis://127.0.0.1:6379',
+function store(redis: KeyValueStore, secret = SECRET, namespace = 'https://as.example rs') {
+  return new SharedIntrospectionStore(redis, {
     namespace,
     secret,
     commandTimeoutMs: 100,
@@ -127,5 +123,44 @@ describe('SharedIntrospectionStore', () => {
     store(redis).set('k', 'proof', 0.5);
     await settle();
     expect(set).not.toHaveBeenCalled();
+  });
+
+  it('a store that does not answer within the budget is a miss, logged once; its recovery once', async () => {
+    const logs = captureNestLogs();
+    try {
+      const redis = new MemoryRedis();
+      const s = new SharedIntrospectionStore(redis, { namespace: 'n', secret: SECRET, commandTimeoutMs: 20 });
+      s.set('k', 'proof', 60_000);
+      await settle();
+      const hanging = jest.spyOn(redis, 'get').mockImplementation(() => new Promise(() => undefined));
+      await expect(s.get('k')).resolves.toBeUndefined();
+      await expect(s.get('k')).resolves.toBeUndefined();
+      expect(s.healthy).toBe(false);
+      hanging.mockRestore();
+      await expect(s.get('k')).resolves.toEqual({ proof: 'proof', expiresAt: expect.any(Number) });
+      expect(s.healthy).toBe(true);
+      expect(logs.lines).toEqual([
+        'warn shared cache unavailable, asking the authorization server instead (ETIMEDOUT) ResourceServer',
+        'log shared cache reachable again ResourceServer',
+      ]);
+    } finally {
+      logs.restore();
+    }
+  });
+
+  it('a store that throws at once (read or write) is a miss, never a throw', async () => {
+    const throwing: KeyValueStore = {
+      get: () => {
+        throw new Error('sync');
+      },
+      set: () => {
+        throw new Error('sync');
+      },
+    };
+    const s = store(throwing);
+    expect(() => s.set('k', 'proof', 60_000)).not.toThrow();
+    await settle();
+    await expect(s.get('k')).resolves.toBeUndefined();
+    expect(s.healthy).toBe(false);
   });
 });
