@@ -5,7 +5,9 @@
  * 2. starts the development authorization server (real oidc-provider, ProConnect-like) with SPs sp-a, sp-b, sp-c
  *    and the API registered as a resource server that wants encrypted RFC 9701 answers;
  * 3. sets the environment names of the README "Settings" and boots the example API (example/app.module.ts) from them;
- * 4. mints tokens, prints ready-to-paste curl commands, runs them as a self-check and prints a results table.
+ * 4. mints tokens, prints ready-to-paste curl commands, runs them as a self-check and prints a results table;
+ * 5. records OpenTelemetry metrics and spans from the package's diagnostics channels (nest-resource-server/opentelemetry)
+ *    and prints a summary line of the metrics when it exits.
  *
  * Exits 1 if a check fails. Otherwise it keeps serving until Ctrl-C, or exits 0 at once with DEMO_EXIT_AFTER_CHECK=1.
  */
@@ -18,6 +20,7 @@ import { generateKey } from '../src/cli/generate-key.js';
 import { ENVIRONMENT_NAMES } from '../src/index.js';
 import { AppModule } from './app.module.js';
 import { freePort } from './free-port.js';
+import { startTelemetry } from './telemetry.js';
 import {
   startDevAuthorizationServer,
   type DevAuthorizationServer,
@@ -83,6 +86,8 @@ function table(outcomes: Outcome[]): string {
 }
 
 async function main(): Promise<number> {
+  // Before the app handles a request: the events are published only once someone subscribes.
+  const telemetry = startTelemetry();
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const key = await generateKey('RSA-OAEP');
@@ -116,6 +121,8 @@ async function main(): Promise<number> {
 
   let app: INestApplication | undefined;
   const close = async (): Promise<void> => {
+    console.log(await telemetry.summary());
+    await telemetry.stop();
     await app?.close();
     await as.stop();
   };

@@ -29,4 +29,12 @@ export type { SigningAlgorithm, KeyManagementAlgorithm, ContentEncryptionAlgorit
 export { IntrospectionStore, type RedisClient } from './config/introspection-store.js';
 export { RESOURCE_SERVER_JWKS } from './resource-server.tokens.js';
 export type { ResourceServerPrincipal, TokenIntrospection, ResolveUser } from './principal.js';
+export {
+  DIAGNOSTICS_CHANNELS,
+  type CacheEvent,
+  type CircuitBreakerEvent,
+  type IntrospectionEvent,
+  type IntrospectionOutcomeCode,
+  type SharedStoreErrorEvent,
+} from './observability/diagnostics.js';
 export * from './errors.js';

@@ -1,6 +1,7 @@
 import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { LOGGER_CONTEXT } from '../logger.js';
+import { sharedStoreErrorChannel } from '../observability/diagnostics.js';
 
 /**
  * What the shared tier is stored in: the module's `IntrospectionStore` (Redis, or the app's own), which sees only
@@ -78,9 +79,12 @@ export class SharedIntrospectionStore {
     return this.isHealthy;
   }
 
-  private unhealthy(error: unknown): void {
+  private unhealthy(error: unknown, operation: 'get' | 'set'): void {
+    const code = (error as { code?: unknown })?.code;
+    if (sharedStoreErrorChannel.hasSubscribers) {
+      sharedStoreErrorChannel.publish(typeof code === 'string' ? { operation, code } : { operation });
+    }
     if (this.isHealthy) {
-      const code = (error as { code?: unknown })?.code;
       this.logger.warn(
         `shared cache unavailable, asking the authorization server instead${typeof code === 'string' ? ` (${code})` : ''}`,
       );
@@ -109,7 +113,7 @@ export class SharedIntrospectionStore {
     try {
       value = await withinBudget(() => this.store.get(redisKey), this.options.commandTimeoutMs);
     } catch (error) {
-      this.unhealthy(error);
+      this.unhealthy(error, 'get');
       return undefined;
     }
     this.reachable();
@@ -155,7 +159,7 @@ export class SharedIntrospectionStore {
       .then(() => this.store.set(redisKey, value, ttl))
       .then(
         () => this.reachable(),
-        (error: unknown) => this.unhealthy(error),
+        (error: unknown) => this.unhealthy(error, 'set'),
       );
   }
 }

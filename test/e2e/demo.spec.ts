@@ -55,6 +55,14 @@ describe('demo (npm start)', () => {
     expect(stdout).toMatch(new RegExp(`^${name.replace(/[()/]/g, '\\$&')}\\s+${status}\\s+${status}\\s+ok$`, 'm'));
   });
 
+  it('prints a summary of the OpenTelemetry metrics on exit: 4 introspections, their outcomes, the cache hit ratio', () => {
+    // 4 distinct tokens reach the AS (sp-a, sp-c, the revoked one, the one without email); the admin report and the
+    // unlisted route reuse sp-a's cached answer; no token and /jwks never get that far.
+    expect(stdout).toMatch(
+      /^metrics: 4 introspections \(mean \d+\.\d ms, max \d+\.\d ms\), active=3 ERR_INVALID_TOKEN=1; memory cache 2 hits, 4 misses \(hit ratio 0\.33\)$/m,
+    );
+  });
+
   it('prints ready-to-paste curl commands on 127.0.0.1, with and without a token', () => {
     expect(stdout).toMatch(
       /^ {2}curl -i -H 'Authorization: Bearer [A-Za-z0-9_-]+' http:\/\/127\.0\.0\.1:\d+\/documents$/m,
