@@ -16,6 +16,7 @@ export {
   type IntrospectionAnswer,
 } from './authorization-server/authorization-server-client.js';
 export { TokenValidator } from './validation/token-validator.js';
+export { ResourceServerHealth, type ResourceServerHealthReport } from './health/resource-server-health.js';
 export { JwksController } from './jwks.controller.js';
 export { ENVIRONMENT_NAMES, optionsFromEnvironment, type EnvironmentReader } from './config/environment.js';
 export type {

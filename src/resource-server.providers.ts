@@ -22,6 +22,7 @@ import { IntrospectionStore } from './config/introspection-store.js';
 import type { ResourceServerOptions } from './config/resource-server-options.js';
 import { isValidRealm, type ResourceServerSettings, validateOptions } from './config/resource-server-settings.js';
 import { ResourceServerNotConfiguredError } from './errors.js';
+import { HEALTH_SOURCES, type HealthSources, ResourceServerHealth } from './health/resource-server-health.js';
 import { type DecryptionKey, KeyLoadingProblem, loadDecryptionKeys, publicJwks } from './keys/decryption-keys.js';
 import { LOGGER_CONTEXT } from './logger.js';
 import { RESOURCE_SERVER_OPTIONS } from './resource-server.module-definition.js';
@@ -105,6 +106,9 @@ function sharedTierOf(
 /** Registering with Passport is the constructor's side effect; the fallback takes the name when unconfigured. */
 const STRATEGY = Symbol('nest-resource-server:strategy');
 
+/** The shared tier (encryption around the store), when it is on: for the validator, and for the health report. */
+const SHARED_TIER = Symbol('nest-resource-server:shared-tier');
+
 /**
  * The module's providers. "Unconfigured" is decided here, once: every configured class takes non-optional settings,
  * and an unconfigured stand-in answers 503 in its place.
@@ -149,13 +153,33 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
     useFactory: (state: ResourceServerState) => (state.settings ? introspectionStoreOf(state.settings) : null),
   },
   {
+    provide: SHARED_TIER,
+    inject: [RESOURCE_SERVER_STATE, IntrospectionStore],
+    useFactory: (state: ResourceServerState, store: KeyValueStore | null) =>
+      (state.settings && sharedTierOf(state.settings, store)) ?? null,
+  },
+  {
     provide: TokenValidator,
-    inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient, IntrospectionStore],
-    useFactory: (state: ResourceServerState, client: AuthorizationServerClient, store: KeyValueStore | null) =>
+    inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient, SHARED_TIER],
+    useFactory: (
+      state: ResourceServerState,
+      client: AuthorizationServerClient,
+      shared: SharedIntrospectionStore | null,
+    ) =>
       state.settings
-        ? new CachingTokenValidator(state.settings, client, sharedTierOf(state.settings, store))
+        ? new CachingTokenValidator(state.settings, client, shared ?? undefined)
         : new UnconfiguredTokenValidator(),
   },
+  {
+    provide: HEALTH_SOURCES,
+    inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient, SHARED_TIER],
+    useFactory: (
+      state: ResourceServerState,
+      client: AuthorizationServerClient,
+      sharedTier: SharedIntrospectionStore | null,
+    ): HealthSources => ({ problems: state.problems, client, ...(sharedTier ? { sharedTier } : {}) }),
+  },
+  ResourceServerHealth,
   {
     provide: STRATEGY,
     inject: [RESOURCE_SERVER_STATE, TokenValidator, AUTH_SETTINGS, RoutePolicies],
@@ -189,6 +213,7 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
 /** What the module exports to the app (global unless `isGlobal: false`). */
 export const RESOURCE_SERVER_EXPORTS = [
   AUTH_SETTINGS,
+  ResourceServerHealth,
   IntrospectionStore,
   RESOURCE_SERVER_JWKS,
   RoutePolicies,

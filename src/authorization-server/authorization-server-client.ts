@@ -66,6 +66,16 @@ export abstract class AuthorizationServerClient {
    */
   abstract verifyConnection(): Promise<ConnectionReport>;
 
+  /** The circuit breaker's state (read-only, for health reports); undefined when there is none (unconfigured). */
+  get circuitState(): 'closed' | 'open' | 'half-open' | undefined {
+    return undefined;
+  }
+
+  /** Whether answers are verified with the AS's JWKS (`jwt` answers, an asymmetric `alg` allowed); read-only. */
+  get usesAuthorizationServerKeys(): boolean {
+    return false;
+  }
+
   /**
    * The validated `token_introspection` claims for the token: the AS's answer once trusted, not yet judged (an
    * inactive token comes back as `{ active: false }`). Uncached: the request path goes through TokenValidator.
@@ -208,6 +218,17 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
     } else {
       this.credentialsInForm = { client_id: settings.clientId, client_secret: settings.clientSecret };
     }
+  }
+
+  override get circuitState(): 'closed' | 'open' | 'half-open' {
+    return this.breaker.state;
+  }
+
+  override get usesAuthorizationServerKeys(): boolean {
+    return (
+      this.settings.introspectionFormat === 'jwt' &&
+      this.settings.signingAlgs.some((alg) => !isSymmetricSigningAlg(alg))
+    );
   }
 
   discover(): Promise<AuthorizationServerMetadata> {
@@ -376,10 +397,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient imp
       failed('discovery', error);
       return { problems, notes };
     }
-    if (
-      this.settings.introspectionFormat === 'jwt' &&
-      this.settings.signingAlgs.some((alg) => !isSymmetricSigningAlg(alg))
-    ) {
+    if (this.usesAuthorizationServerKeys) {
       await this.keySet.load().catch((error: unknown) => failed('the AS JWKS', error));
     }
     try {

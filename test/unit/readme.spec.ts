@@ -1,6 +1,6 @@
 /**
  * Every `ts` block of the README compiles as printed, against this repository's package (`nest-resource-server` and
- * `nest-resource-server/testing` mapped to src/). A block whose first line is a `// path` comment is written at that
+ * its subpaths `/testing`, `/opentelemetry`, `/terminus` mapped to src/). A block whose first line is a `// path` comment is written at that
  * path, so that blocks may import each other as an app's files do.
  */
 import { execFile } from 'node:child_process';
@@ -47,6 +47,8 @@ describe('README', () => {
           paths: {
             'nest-resource-server': ['../../src/index.ts'],
             'nest-resource-server/testing': ['../../src/testing/index.ts'],
+            'nest-resource-server/opentelemetry': ['../../src/opentelemetry/index.ts'],
+            'nest-resource-server/terminus': ['../../src/terminus/index.ts'],
           },
         },
         include: ['**/*.ts', '../../src/testing/oidc-provider.d.ts'],

@@ -37,6 +37,14 @@ const FORBIDDEN: [path: string, source: string][] = [
     'src/opentelemetry/x.ts',
     "import { TokenValidator } from '../validation/token-validator.js';\nexport const x = TokenValidator;\n",
   ],
+  [
+    'src/health/x.ts',
+    "import { ResourceServerGuard } from '../auth/resource-server.guard.js';\nexport const x = ResourceServerGuard;\n",
+  ],
+  [
+    'src/terminus/x.ts',
+    "import { TokenValidator } from '../validation/token-validator.js';\nexport const x = TokenValidator;\n",
+  ],
 ];
 const ALLOWED: [path: string, source: string][] = [
   [
@@ -59,6 +67,10 @@ const ALLOWED: [path: string, source: string][] = [
   [
     'src/opentelemetry/x.ts',
     "import { DIAGNOSTICS_CHANNELS } from '../observability/diagnostics.js';\nexport const x = DIAGNOSTICS_CHANNELS;\n",
+  ],
+  [
+    'src/terminus/x.ts',
+    "import { ResourceServerHealth } from '../health/resource-server-health.js';\nexport const x = ResourceServerHealth;\n",
   ],
 ];
 
