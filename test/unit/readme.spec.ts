@@ -5,22 +5,12 @@
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { readmeBlocks as snippets, ROOT } from '../support/readme-blocks.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIR = join(ROOT, 'build/readme-snippets');
 const run = promisify(execFile);
-
-function snippets(): { path: string; code: string }[] {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match, index) => {
-    const code = match[1]!;
-    const path = /^\/\/ ([\w./-]+\.ts)\n/.exec(code)?.[1] ?? `snippet-${index + 1}.ts`;
-    return { path, code };
-  });
-}
 
 describe('README', () => {
   it('has ts blocks (the quick start, the testing entry)', () => {
