@@ -2,7 +2,12 @@
 export default {
   testEnvironment: 'node',
   extensionsToTreatAsEsm: ['.ts'],
-  moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
+  moduleNameMapper: {
+    '^(\\.{1,2}/.*)\\.js$': '$1',
+    // The package by its name, as an app imports it (the README's blocks, run by testing-entry.spec).
+    '^nest-resource-server$': '<rootDir>/src/index.ts',
+    '^nest-resource-server/(testing|opentelemetry|terminus)$': '<rootDir>/src/$1/index.ts',
+  },
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
   setupFiles: ['<rootDir>/test/support/quiet-nest-logger.ts'],

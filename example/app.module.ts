@@ -3,7 +3,7 @@ import { ConfigModule, ConfigService } from '@nestjs/config';
 import { optionsFromEnvironment, ResourceServerModule } from '../src/index.js';
 import { DocumentsController } from './documents/documents.controller.js';
 import { DocumentsService } from './documents/documents.service.js';
-import { authenticatedUser } from './users/authenticated-user.js';
+import { userFor } from './users/user-for.js';
 import { UsersModule } from './users/users.module.js';
 import { UsersService } from './users/users.service.js';
 
@@ -26,7 +26,7 @@ const logger = new Logger('AppModule');
         for (const problem of problems) logger.error(`not configured: ${problem}`);
         return {
           ...options,
-          resolveUser: (principal) => authenticatedUser(principal, (sub) => users.findBySub(sub)),
+          resolveUser: (principal) => userFor(principal, (sub) => users.findBySub(sub)),
         };
       },
     }),

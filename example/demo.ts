@@ -5,7 +5,9 @@
  * 2. starts the development authorization server (real oidc-provider, ProConnect-like) with SPs sp-a, sp-b, sp-c
  *    and the API registered as a resource server that wants encrypted RFC 9701 answers;
  * 3. sets the environment names of the README "Settings" and boots the example API (example/app.module.ts) from them;
- * 4. mints tokens, prints ready-to-paste curl commands, runs them as a self-check and prints a results table.
+ * 4. mints tokens, prints ready-to-paste curl commands, runs them as a self-check and prints a results table;
+ * 5. records OpenTelemetry metrics and spans from the package's diagnostics channels (nest-resource-server/opentelemetry)
+ *    and prints a summary line of the metrics when it exits.
  *
  * Exits 1 if a check fails. Otherwise it keeps serving until Ctrl-C, or exits 0 at once with DEMO_EXIT_AFTER_CHECK=1.
  *
@@ -27,6 +29,7 @@ import { ENVIRONMENT_NAMES } from '../src/index.js';
 import { AppModule } from './app.module.js';
 import { dpopProof } from './dpop-proof.js';
 import { freePort } from './free-port.js';
+import { startTelemetry } from './telemetry.js';
 import {
   startDevAuthorizationServer,
   type DevAuthorizationServer,
@@ -105,6 +108,8 @@ function table(outcomes: Outcome[]): string {
 }
 
 async function main(): Promise<number> {
+  // Before the app handles a request: the events are published only once someone subscribes.
+  const telemetry = startTelemetry();
   const apiPort = await freePort();
   const apiUrl = `http://127.0.0.1:${apiPort}`;
   const key = await generateKey('RSA-OAEP');
@@ -140,6 +145,8 @@ async function main(): Promise<number> {
   let app: INestApplication | undefined;
   let keyFile: string | undefined;
   const close = async (): Promise<void> => {
+    console.log(await telemetry.summary());
+    await telemetry.stop();
     await app?.close();
     await as.stop();
     if (keyFile !== undefined) rmSync(keyFile, { force: true });
@@ -154,6 +161,8 @@ async function main(): Promise<number> {
 
   const tokenSpA = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-a', scopes: SCOPES });
   const tokenSpC = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-c', scopes: SCOPES });
+  // Without the email scope that GET /documents requires (@RequiredScopes('email')).
+  const tokenNoEmail = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-a', scopes: ['openid'] });
   // Revoked before first use: a token already used would be served from the cache for up to OIDC_RS_CACHE_TTL.
   const tokenRevoked = await as.issueAccessToken({ sub: DEMO_SUB, clientId: 'sp-a', scopes: SCOPES });
   await as.revoke(tokenRevoked);
@@ -206,6 +215,7 @@ async function main(): Promise<number> {
       },
     },
     { name: 'sp-c lists documents', path: '/documents', token: tokenSpC, expected: 403 },
+    { name: 'sp-a without the email scope', path: '/documents', token: tokenNoEmail, expected: 403 },
     { name: 'no token', path: '/documents', expected: 401 },
     { name: 'revoked token', path: '/documents', token: tokenRevoked, expected: 401 },
     { name: 'sp-a admin report', path: '/documents/admin-report', token: tokenSpA, expected: 200 },

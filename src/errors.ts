@@ -18,7 +18,8 @@ export type ResourceServerErrorCode =
   | 'ERR_RESPONSE_TOO_LARGE'
   | 'ERR_USER_RESOLUTION_FAILED'
   | 'ERR_INTROSPECTION_PARAMETERS'
-  | 'ERR_NOT_CONFIGURED';
+  | 'ERR_NOT_CONFIGURED'
+  | 'ERR_UNSUPPORTED_CONTEXT';
 
 export abstract class ResourceServerError extends Error {
   /** Stable, machine-readable identifier of the failure. */
@@ -236,6 +237,16 @@ export class ResourceServerNotConfiguredError extends ResourceServerError {
   }
 }
 
+/**
+ * A guard of this module ran where it cannot find the request (a WebSocket gateway, an RPC handler): a set-up problem
+ * of the app, logged once with the fix (extend the guard and override `getRequest`). Not the client's fault: 503.
+ */
+export class UnsupportedExecutionContextError extends ResourceServerError {
+  readonly code = 'ERR_UNSUPPORTED_CONTEXT';
+  readonly status = 503;
+  override readonly retryable = true;
+}
+
 /** Every error this package throws, discriminated by `code`. */
 export type AnyResourceServerError =
   | MissingCredentialsError
@@ -250,4 +261,5 @@ export type AnyResourceServerError =
   | ResponseTooLargeError
   | UserResolutionError
   | IntrospectionParametersError
-  | ResourceServerNotConfiguredError;
+  | ResourceServerNotConfiguredError
+  | UnsupportedExecutionContextError;

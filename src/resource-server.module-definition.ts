@@ -15,7 +15,7 @@ export const {
   .setClassMethodName('forRoot')
   .setFactoryMethodName('createResourceServerOptions')
   .setExtras<ResourceServerModuleExtras>(
-    { jwksPath: '/jwks', resourceMetadataPath: '/.well-known/oauth-protected-resource' },
-    (definition) => ({ ...definition, global: true }),
+    { jwksPath: '/jwks', jwks: true, isGlobal: true, resourceMetadataPath: '/.well-known/oauth-protected-resource' },
+    (definition, extras) => ({ ...definition, global: extras.isGlobal !== false }),
   )
   .build();

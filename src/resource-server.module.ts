@@ -11,6 +11,7 @@ import {
   OPTIONS_TYPE,
   RESOURCE_SERVER_OPTIONS,
 } from './resource-server.module-definition.js';
+import type { ResourceServerModuleExtras } from './config/resource-server-options.js';
 import { type ModuleRoutes, RESOURCE_SERVER_EXPORTS, RESOURCE_SERVER_PROVIDERS } from './resource-server.providers.js';
 import { RESOURCE_SERVER_ROUTES } from './resource-server.tokens.js';
 
@@ -43,16 +44,16 @@ function resourceMetadataControllerAt(route: string | false): Type<ResourceMetad
   return [CustomPathResourceMetadataController];
 }
 
-const routesOf = (extras: { jwksPath?: string; resourceMetadataPath?: string | false }): ModuleRoutes => ({
+const routesOf = (extras: ResourceServerModuleExtras): ModuleRoutes => ({
   jwksPath: extras.jwksPath ?? '/jwks',
   resourceMetadataPath: extras.resourceMetadataPath ?? DEFAULT_RESOURCE_METADATA_PATH,
 });
 
 /**
- * Makes a Nest app an OAuth 2.0 resource server. Global. `forRoot()` without options reads the environment (the
- * README's "Settings" names) through ConfigService; `forRoot(options)` and `forRootAsync({ useFactory | useClass |
- * useExisting })` take options. Invalid or missing settings never stop the app: they are logged, and bearer
- * requests are answered 503.
+ * Makes a Nest app an OAuth 2.0 resource server. Global unless `isGlobal: false`. `forRoot()` without options reads
+ * the environment (the README's "Settings" names) through ConfigService; `forRoot(options)` and `forRootAsync({
+ * useFactory | useClass | useExisting })` take options, with the extras `jwksPath`, `jwks`, `resourceMetadataPath` and `isGlobal`. Invalid
+ * or missing settings never stop the app: they are logged, and bearer requests are answered 503.
  */
 @Module({})
 export class ResourceServerModule extends ConfigurableResourceServerModule {
@@ -71,22 +72,26 @@ export class ResourceServerModule extends ConfigurableResourceServerModule {
             },
           ],
         },
-        routesOf({}),
+        {},
       );
     }
-    return ResourceServerModule.withProviders(super.forRoot(options), routesOf(options));
+    return ResourceServerModule.withProviders(super.forRoot(options), options);
   }
 
   static override forRootAsync(options: typeof ASYNC_OPTIONS_TYPE): DynamicModule {
-    return ResourceServerModule.withProviders(super.forRootAsync(options), routesOf(options));
+    return ResourceServerModule.withProviders(super.forRootAsync(options), options);
   }
 
-  private static withProviders(definition: DynamicModule, routes: ModuleRoutes): DynamicModule {
+  private static withProviders(definition: DynamicModule, extras: ResourceServerModuleExtras): DynamicModule {
+    const routes = routesOf(extras);
     return {
       ...definition,
-      global: true,
+      global: extras.isGlobal !== false,
       imports: [...(definition.imports ?? []), DiscoveryModule],
-      controllers: [jwksControllerAt(routes.jwksPath), ...resourceMetadataControllerAt(routes.resourceMetadataPath)],
+      controllers: [
+        ...(extras.jwks === false ? [] : [jwksControllerAt(routes.jwksPath)]),
+        ...resourceMetadataControllerAt(routes.resourceMetadataPath),
+      ],
       providers: [
         ...(definition.providers ?? []),
         { provide: RESOURCE_SERVER_ROUTES, useValue: routes },

@@ -1,4 +1,4 @@
-import { Logger, NotFoundException, type Provider } from '@nestjs/common';
+import { Logger, NotFoundException, type OnApplicationShutdown, type Provider } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD } from '@nestjs/core';
 import type { JWK } from 'jose';
 import { AUTH_SETTINGS, type AuthSettings } from './auth/auth-settings.js';
@@ -20,7 +20,9 @@ import {
   HttpAuthorizationServerClient,
   UnconfiguredAuthorizationServerClient,
 } from './authorization-server/authorization-server-client.js';
-import { SharedIntrospectionStore } from './cache/shared-introspection-store.js';
+import { connectWithIoredis, RedisIntrospectionStore } from './cache/redis-introspection-store.js';
+import { type KeyValueStore, SharedIntrospectionStore } from './cache/shared-introspection-store.js';
+import { IntrospectionStore } from './config/introspection-store.js';
 import type { ResourceServerOptions } from './config/resource-server-options.js';
 import {
   DEFAULT_AUTHORIZATION_SERVER,
@@ -29,6 +31,7 @@ import {
   validateOptions,
 } from './config/resource-server-settings.js';
 import { ResourceServerNotConfiguredError } from './errors.js';
+import { HEALTH_SOURCES, type HealthSources, ResourceServerHealth } from './health/resource-server-health.js';
 import { type DecryptionKey, KeyLoadingProblem, loadDecryptionKeys, publicJwks } from './keys/decryption-keys.js';
 import { LOGGER_CONTEXT } from './logger.js';
 import { RESOURCE_SERVER_OPTIONS } from './resource-server.module-definition.js';
@@ -94,21 +97,23 @@ export async function loadResourceServerState(options: ResourceServerOptions): P
   return { settings, servers: loaded, problems: [], warnings, realm };
 }
 
+/** Budget of one read of the shared tier: past it, the AS is asked. */
+const sharedReadBudgetMs = (settings: ResourceServerSettings): number => Math.min(100, settings.timeoutMs);
+
 /**
- * The shared tier, when both `redisUrl` and `redisSecret` are set and caching is on. A missing optional peer
- * (`ioredis`) is a logged problem and the tier stays off: the module keeps working from its own cache.
+ * The store of the shared tier (the `IntrospectionStore` provider), when caching is on and `redisSecret` is set: the
+ * app's `cache.store`, its ioredis `cache.redisClient` (a Redis or a Cluster), or a client the module connects to
+ * `cache.redisUrl` (and closes at shutdown). A missing optional peer (`ioredis`) is a logged problem and the tier stays
+ * off: the module keeps working from its own cache.
  */
-async function connectSharedStore(settings: ResourceServerSettings): Promise<SharedIntrospectionStore | undefined> {
-  const { redisUrl, redisSecret, maxTtlSeconds } = settings.cache;
-  if (!redisUrl || !redisSecret || maxTtlSeconds === 0) return undefined;
+async function introspectionStoreOf(settings: ResourceServerSettings): Promise<KeyValueStore | null> {
+  const { redisUrl, redisClient, store, redisSecret, maxTtlSeconds } = settings.cache;
+  if (!redisSecret || maxTtlSeconds === 0) return null;
+  if (store) return store;
+  if (redisClient) return new RedisIntrospectionStore(redisClient);
+  if (!redisUrl) return null;
   try {
-    return await SharedIntrospectionStore.connect({
-      url: redisUrl,
-      namespace: `${settings.issuer} ${settings.clientId ?? ''}`,
-      secret: redisSecret,
-      commandTimeoutMs: Math.min(100, settings.timeoutMs),
-      maxEntryLifeMs: maxTtlSeconds * 1000,
-    });
+    return await connectWithIoredis(redisUrl, sharedReadBudgetMs(settings));
   } catch (error) {
     const missing = (error as { code?: unknown })?.code === 'ERR_MODULE_NOT_FOUND';
     logger.error(
@@ -116,8 +121,26 @@ async function connectSharedStore(settings: ResourceServerSettings): Promise<Sha
         ? 'cache.redisUrl: the optional peer ioredis is not installed (npm install ioredis): the shared cache tier is off'
         : 'cache.redisUrl: the shared cache tier cannot start: it is off',
     );
+    return null;
+  }
+}
+
+/** The shared tier over whatever store the `IntrospectionStore` provider holds (also one a test overrides). */
+function sharedTierOf(
+  settings: ResourceServerSettings,
+  store: KeyValueStore | null,
+): SharedIntrospectionStore | undefined {
+  if (!store || settings.cache.maxTtlSeconds === 0) return undefined;
+  if (!settings.cache.redisSecret) {
+    logger.warn('an IntrospectionStore is provided without cache.redisSecret: the shared cache tier stays off');
     return undefined;
   }
+  return new SharedIntrospectionStore(store, {
+    namespace: `${settings.issuer} ${settings.clientId ?? ''}`,
+    secret: settings.cache.redisSecret,
+    commandTimeoutMs: sharedReadBudgetMs(settings),
+    maxEntryLifeMs: settings.cache.maxTtlSeconds * 1000,
+  });
 }
 
 /** The RS keys of every AS, once each (two ASs may encrypt to the same key). */
@@ -214,6 +237,9 @@ function resourceMetadataOf(state: ResourceServerState, routes: ModuleRoutes): P
 const STRATEGY = Symbol('nest-resource-server:strategy');
 const SHUTDOWN = Symbol('nest-resource-server:shutdown');
 
+/** The shared tier (encryption around the store), when it is on: for the validator, and for the health report. */
+const SHARED_TIER = Symbol('nest-resource-server:shared-tier');
+
 /**
  * The module's providers. "Unconfigured" is decided here, once: every configured class takes non-optional settings,
  * and an unconfigured stand-in answers 503 in its place.
@@ -257,19 +283,38 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
   },
   {
     // Each AS has its own client (breaker, limit, keys) and validator (cache); none when unconfigured.
+    // The default AS's shared tier is the IntrospectionStore provider's; the module makes the others' stores.
     provide: AuthorizationServerRegistry,
-    inject: [RESOURCE_SERVER_STATE],
-    useFactory: async ({ servers }: ResourceServerState) => {
+    inject: [RESOURCE_SERVER_STATE, SHARED_TIER],
+    useFactory: async ({ servers }: ResourceServerState, defaultTier: SharedIntrospectionStore | null) => {
       const runtimes = new Map<string, AuthorizationServerRuntime>();
+      const ownedStores: KeyValueStore[] = [];
       // /jwks serves the keys of every AS, and an AS may encrypt to any of them: an AS that encrypts decrypts with all.
       const allKeys = uniqueKeys(servers);
       for (const [name, { settings, decryptionKeys }] of servers) {
         const client = new HttpAuthorizationServerClient(settings, decryptionKeys.length > 0 ? allKeys : []);
-        const validator = new CachingTokenValidator(settings, client, await connectSharedStore(settings));
+        let shared = defaultTier ?? undefined;
+        if (name !== DEFAULT_AUTHORIZATION_SERVER) {
+          const store = await introspectionStoreOf(settings);
+          if (store !== null && store !== settings.cache.store) ownedStores.push(store);
+          shared = sharedTierOf(settings, store);
+        }
+        const validator = new CachingTokenValidator(settings, client, shared);
         runtimes.set(name, { name, settings, client, validator });
       }
-      return new AuthorizationServerRegistry(runtimes);
+      return new AuthorizationServerRegistry(runtimes, ownedStores);
     },
+  },
+  {
+    provide: IntrospectionStore,
+    inject: [RESOURCE_SERVER_STATE],
+    useFactory: (state: ResourceServerState) => (state.settings ? introspectionStoreOf(state.settings) : null),
+  },
+  {
+    provide: SHARED_TIER,
+    inject: [RESOURCE_SERVER_STATE, IntrospectionStore],
+    useFactory: (state: ResourceServerState, store: KeyValueStore | null) =>
+      (state.settings && sharedTierOf(state.settings, store)) ?? null,
   },
   {
     provide: AuthorizationServerClient,
@@ -287,18 +332,26 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
     },
   },
   {
-    // Closes what the runtimes hold (HTTP pools, Redis connections) once, whichever provider exposes them.
+    // Closes what the runtimes hold (HTTP pools; the stores the module made for the other ASs) once.
     provide: SHUTDOWN,
     inject: [AuthorizationServerRegistry],
     useFactory: (servers: AuthorizationServerRegistry) => ({
       onApplicationShutdown: async () => {
-        for (const server of servers.byName.values()) {
-          await server.client.close();
-          await server.validator.close();
-        }
+        for (const server of servers.byName.values()) await server.client.close();
+        for (const store of servers.ownedStores) (store as Partial<OnApplicationShutdown>).onApplicationShutdown?.();
       },
     }),
   },
+  {
+    provide: HEALTH_SOURCES,
+    inject: [RESOURCE_SERVER_STATE, AuthorizationServerClient, SHARED_TIER],
+    useFactory: (
+      state: ResourceServerState,
+      client: AuthorizationServerClient,
+      sharedTier: SharedIntrospectionStore | null,
+    ): HealthSources => ({ problems: state.problems, client, ...(sharedTier ? { sharedTier } : {}) }),
+  },
+  ResourceServerHealth,
   {
     provide: STRATEGY,
     inject: [RESOURCE_SERVER_STATE, TokenValidator, AUTH_SETTINGS, RoutePolicies],
@@ -351,11 +404,14 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
   StartupCheck,
 ];
 
-/** What the module exports to the app (it is global). */
+/** What the module exports to the app (global unless `isGlobal: false`). */
 export const RESOURCE_SERVER_EXPORTS = [
   AUTH_SETTINGS,
   ResourceServerService,
   AuthorizationServerRegistry,
+  ResourceServerHealth,
+  IntrospectionStore,
+  RESOURCE_SERVER_JWKS,
   RoutePolicies,
   AuthorizationServerClient,
   TokenValidator,

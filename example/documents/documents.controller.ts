@@ -1,24 +1,33 @@
-import { Controller, Get, Req, UseGuards } from '@nestjs/common';
-import { AllowedServiceProviders, ResourceServerGuard } from '../../src/index.js';
-import type { AuthenticatedUser } from '../users/authenticated-user.js';
+import { Controller, Get, UseGuards } from '@nestjs/common';
+import {
+  AllowedServiceProviders,
+  CurrentUser,
+  Principal,
+  RequiredScopes,
+  ResourceServerGuard,
+} from '../../src/index.js';
+import type { User } from '../users/users.service.js';
 import { DocumentsService } from './documents.service.js';
 
 /**
  * Every route runs ResourceServerGuard: it checks the bearer token with the authorization server, then lets in only
- * the service providers (SPs) the route names. A token proves who the user is, NOT that every SP of the federation
- * may read everything of that user: sp-c holds valid tokens for the same users, so routes whitelist the SPs whose
- * data they serve, and the handler still filters by the calling SP.
+ * the service providers (SPs) the route names, with the scopes it requires. A token proves who the user is, NOT that
+ * every SP of the federation may read everything of that user: sp-c holds valid tokens for the same users, so routes
+ * whitelist the SPs whose data they serve, and the handler still filters by the calling SP.
  */
 @Controller('documents')
 @UseGuards(ResourceServerGuard)
 export class DocumentsController {
   constructor(private readonly documents: DocumentsService) {}
 
-  /** The caller's documents, created through the calling SP. sp-c is not listed: its tokens get 403. */
+  /**
+   * The caller's documents, created through the calling SP. sp-c is not listed: its tokens get 403. The documents
+   * are addressed by email: a token without the `email` scope gets 403 `insufficient_scope`.
+   */
   @Get()
   @AllowedServiceProviders('sp-a', 'sp-b')
-  list(@Req() request: { user: AuthenticatedUser }): unknown {
-    const { user, serviceProvider } = request.user;
+  @RequiredScopes('email')
+  list(@CurrentUser() user: User, @Principal('serviceProvider') serviceProvider: string): unknown {
     return {
       user: { sub: user.sub, name: user.name },
       serviceProvider,

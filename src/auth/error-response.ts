@@ -34,6 +34,7 @@ const MESSAGE: Record<ResourceServerErrorCode, string> = {
   ERR_USER_RESOLUTION_FAILED: 'The access token cannot be checked right now; retry later.',
   ERR_INTROSPECTION_PARAMETERS: 'The access token cannot be checked right now; retry later.',
   ERR_NOT_CONFIGURED: 'Bearer authentication is not configured on this server.',
+  ERR_UNSUPPORTED_CONTEXT: 'Bearer authentication is not available for this kind of request.',
 };
 
 /**
@@ -108,14 +109,58 @@ export function toHttpException(
   return new ResourceServerHttpException(error, headers);
 }
 
-/** Sets the exception's headers on an Express or Fastify response (both have `header(name, value)`). */
-export function applyHeaders(response: unknown, exception: ResourceServerHttpException): void {
+/**
+ * Sets the exception's headers on an Express or Fastify response (both have `header(name, value)`; a Node response
+ * has `setHeader`). Whether the response could take them.
+ */
+export function applyHeaders(response: unknown, exception: ResourceServerHttpException): boolean {
   const target = response as {
     header?: (name: string, value: string) => unknown;
     setHeader?: (name: string, value: string) => unknown;
-  };
+  } | null;
+  if (typeof target?.header !== 'function' && typeof target?.setHeader !== 'function') return false;
   for (const [name, value] of Object.entries(exception.headers)) {
     if (typeof target.header === 'function') target.header(name, value);
-    else target.setHeader?.(name, value);
+    else target.setHeader!(name, value);
+  }
+  return true;
+}
+
+/** The `extensions.code` of a GraphQL error per status: Apollo's names (401 and 403 as `@nestjs/apollo` maps them). */
+const GRAPHQL_CODE: Record<ResourceServerError['status'], string> = {
+  400: 'BAD_REQUEST',
+  401: 'UNAUTHENTICATED',
+  403: 'FORBIDDEN',
+  503: 'SERVICE_UNAVAILABLE',
+};
+
+/**
+ * Our answer as a GraphQL error: what the exception filter hands back to a resolver. graphql-js copies `extensions`
+ * of the error a resolver returns or throws into its GraphQLError, so `graphql` need not be imported. The client reads
+ * `extensions.code` and `extensions.status` (the HTTP status the same failure gets on a route); the response carries
+ * the `WWW-Authenticate` and `Retry-After` headers. When the HTTP response cannot be reached from the GraphQL context
+ * (Apollo on Fastify), the headers go in `extensions.http`, which Apollo Server sets on the response and removes.
+ */
+export class ResourceServerGraphQLError extends Error {
+  readonly extensions: {
+    readonly code: string;
+    readonly status: ResourceServerError['status'];
+    readonly http?: { readonly headers: Map<string, string> };
+  };
+
+  constructor(
+    readonly exception: ResourceServerHttpException,
+    /** The headers were set on the HTTP response already. */
+    headersSet: boolean,
+  ) {
+    const { status, code } = exception.error;
+    super(MESSAGE[code]);
+    this.name = 'ResourceServerGraphQLError';
+    const headers = Object.entries(exception.headers);
+    this.extensions = {
+      code: GRAPHQL_CODE[status],
+      status,
+      ...(!headersSet && headers.length > 0 ? { http: { headers: new Map(headers) } } : {}),
+    };
   }
 }

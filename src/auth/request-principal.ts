@@ -1,6 +1,6 @@
 import type { ResourceServerPrincipal } from '../principal.js';
 
-/** Where the Passport strategy leaves the principal (request.user may be the app's user from resolveUser). */
+/** Where every way of guarding leaves the principal (request.user may be the app's user from resolveUser). */
 const PRINCIPAL = Symbol.for('nest-resource-server.principal');
 
 export const setPrincipal = (request: object, principal: ResourceServerPrincipal): void => {
@@ -8,8 +8,8 @@ export const setPrincipal = (request: object, principal: ResourceServerPrincipal
 };
 
 /**
- * The principal of a request once `resolveUser` has replaced `request.user` with the app's user (ResourceServerGuard),
- * or of any request the Passport strategy authenticated. Without `resolveUser`, the guard's `request.user` is it.
+ * The principal of a request that a guard or the Passport strategy of this module admitted, whatever `resolveUser`
+ * made `request.user` (what `@Principal()` gives a handler).
  */
 export const principalOf = (request: object): ResourceServerPrincipal | undefined =>
   (request as Record<symbol, ResourceServerPrincipal | undefined>)[PRINCIPAL];

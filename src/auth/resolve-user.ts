@@ -1,7 +1,7 @@
 import { InvalidTokenError, ResourceServerError, UserResolutionError } from '../errors.js';
 import type { ResolveUser, ResourceServerPrincipal } from '../principal.js';
 import { setPrincipal } from './request-principal.js';
-import { assertServiceProviderAllowed, type RoutePolicy } from './route-policy.js';
+import { assertRouteScopes, assertServiceProviderAllowed, type RoutePolicy } from './route-policy.js';
 
 /** Maps the principal through the app's `resolveUser`; no user is a 401, a throwing hook a 503 (not the client's fault). */
 export async function resolveUserOf(principal: ResourceServerPrincipal, resolveUser: ResolveUser): Promise<unknown> {
@@ -18,8 +18,9 @@ export async function resolveUserOf(principal: ResourceServerPrincipal, resolveU
 
 /**
  * The policy step of every way of guarding a route, once the token is valid: the service provider must be one the
- * route names (default deny), then the principal becomes the app's user through `resolveUser`, if any (the principal
- * stays reachable through `principalOf(request)`). Synchronous without `resolveUser`.
+ * route names (default deny), the token must hold the route's `@RequiredScopes`, then the principal becomes the app's
+ * user through `resolveUser`, if any. The principal stays reachable through `principalOf(request)` (`@Principal()`).
+ * Synchronous without `resolveUser`.
  */
 export function admit(
   request: object,
@@ -28,7 +29,8 @@ export function admit(
   resolveUser: ResolveUser | undefined,
 ): ResourceServerPrincipal | Promise<unknown> {
   assertServiceProviderAllowed(principal, policy);
-  if (resolveUser === undefined) return principal;
+  assertRouteScopes(principal, policy);
   setPrincipal(request, principal);
+  if (resolveUser === undefined) return principal;
   return resolveUserOf(principal, resolveUser);
 }

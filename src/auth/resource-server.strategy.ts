@@ -13,7 +13,6 @@ import type { AuthSettings } from './auth-settings.js';
 import { type CredentialCarrier, extractBearerToken } from './bearer-token.js';
 import { challengeFor, toHttpException } from './error-response.js';
 import { actionsOf } from './passport-actions.js';
-import { setPrincipal } from './request-principal.js';
 import { admit } from './resolve-user.js';
 import { routeContextOf } from './route-context.guard.js';
 import type { RoutePolicies } from './route-policy.js';
@@ -24,9 +23,9 @@ export const RESOURCE_SERVER_STRATEGY = 'resource-server';
 
 /**
  * Passport strategy running the same validation as ResourceServerGuard, for apps that compose strategies
- * (`AuthGuard(['session', RESOURCE_SERVER_STRATEGY])`). It enforces the route's `@AllowedServiceProviders` itself
- * (default deny), from the route the module's global guard recorded on the request: a request whose route is unknown
- * is refused. Errors keep their status: they are HttpExceptions, which `AuthGuard` rethrows as they are. No
+ * (`AuthGuard(['session', RESOURCE_SERVER_STRATEGY])`). It enforces the route's `@AllowedServiceProviders` (default
+ * deny) and `@RequiredScopes` itself, from the route the module's global guard recorded on the request: a request
+ * whose route is unknown is refused. Errors keep their status: they are HttpExceptions, which `AuthGuard` rethrows as they are. No
  * credentials is a Passport `fail`, so that the next strategy may try.
  */
 export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RESOURCE_SERVER_STRATEGY) {
@@ -77,7 +76,6 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
       const principal = await (senderConstraints === undefined
         ? validate(token)
         : senderConstraints.authenticate(request as ConstrainedRequest, validate));
-      setPrincipal(request, principal);
       return await admit(request, principal, policy, this.settings.resolveUser);
     } catch (error) {
       const known =

@@ -4,6 +4,7 @@ import { ApplicationConfig, DiscoveryService, MetadataScanner, Reflector } from 
 import { LOGGER_CONTEXT } from '../logger.js';
 import { ALLOWED_SERVICE_PROVIDERS } from './allowed-service-providers.decorator.js';
 import { isPublicRoute } from './public.decorator.js';
+import { REQUIRED_SCOPES } from './required-scopes.decorator.js';
 import { ResourceServerGuard } from './resource-server.guard.js';
 
 /** A guard made by @nestjs/passport's `AuthGuard(...)` (its strategy cannot be read back; it may be ours). */
@@ -19,8 +20,8 @@ const paths = (value: unknown): string[] => (Array.isArray(value) ? value : [val
 /**
  * At start-up, one warning per route whose set-up is almost certainly a mistake, so that a first 403 or an open route
  * is not silent: a route guarded by ResourceServerGuard that names no service provider (default deny: every service
- * provider gets 403), and a route that names service providers but that no guard of this module covers (open to
- * every caller). Reads only route metadata; changes nothing.
+ * provider gets 403), and a route that names service providers or required scopes but that no guard of this module
+ * covers (open to every caller). Reads only route metadata; changes nothing.
  */
 @Injectable()
 export class RouteAudit implements OnApplicationBootstrap {
@@ -63,14 +64,16 @@ export class RouteAudit implements OnApplicationBootstrap {
         const guarded = globallyOurs || guards.some(isOurGuard);
         const named =
           this.reflector.getAllAndOverride<string[] | undefined>(ALLOWED_SERVICE_PROVIDERS, targets) !== undefined;
+        const scoped = this.reflector.getAllAndOverride<unknown>(REQUIRED_SCOPES, targets) !== undefined;
         const route = `${RequestMethod[method]} ${this.path(type, handler)}`;
         if (guarded && !named) {
           findings.push(
             `${route} is guarded by ResourceServerGuard but names no service provider: every service provider gets 403 (add @AllowedServiceProviders(...), or @Public())`,
           );
-        } else if (named && !guarded && !guards.some(isPassportGuard)) {
+        } else if ((named || scoped) && !guarded && !guards.some(isPassportGuard)) {
+          const what = named ? 'service providers (@AllowedServiceProviders)' : 'required scopes (@RequiredScopes)';
           findings.push(
-            `${route} names service providers (@AllowedServiceProviders) but no guard of this module covers it: it is open to every caller (add @UseGuards(ResourceServerGuard))`,
+            `${route} names ${what} but no guard of this module covers it: it is open to every caller (add @UseGuards(ResourceServerGuard))`,
           );
         }
       }

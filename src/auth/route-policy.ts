@@ -1,12 +1,13 @@
 import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { ResourceServerPrincipal } from '../principal.js';
-import { ServiceProviderNotAllowedError } from '../errors.js';
+import { InsufficientScopeError, ServiceProviderNotAllowedError } from '../errors.js';
 import type { ValidationCall } from '../validation/token-validator.js';
 import { ALLOWED_SERVICE_PROVIDERS, type ServiceProviderIds } from './allowed-service-providers.decorator.js';
 import { AUTHORIZATION_SERVERS } from './authorization-servers.decorator.js';
 import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
 import { isPublicRoute } from './public.decorator.js';
+import { REQUIRED_SCOPES, type ScopeRequirement } from './required-scopes.decorator.js';
 
 /** What a route asks of a caller, resolved once per handler: its metadata does not change at run time. */
 export interface RoutePolicy {
@@ -16,6 +17,8 @@ export interface RoutePolicy {
   readonly serviceProviders: ReadonlyMap<string, ReadonlySet<string>>;
   /** What the validator must know of the route: the authorization servers it accepts (undefined: the default one). */
   readonly validation?: ValidationCall;
+  /** `@RequiredScopes` / `@RequiredScopes.all`: what the token's scopes must hold; undefined when nothing. */
+  readonly requiredScopes?: ScopeRequirement;
 }
 
 /**
@@ -29,10 +32,27 @@ export function assertServiceProviderAllowed(principal: ResourceServerPrincipal,
   }
 }
 
+/**
+ * The route's `@RequiredScopes`: at least one (or, with `.all`, every one) of its scopes, else InsufficientScopeError
+ * naming them (the `scope` of the challenge). Judged on every request from the principal, never cached as a decision.
+ */
+export function assertRouteScopes(principal: ResourceServerPrincipal, policy: RoutePolicy): void {
+  const required = policy.requiredScopes;
+  if (required === undefined) return;
+  const held = (scope: string): boolean => principal.scopes.includes(scope);
+  if (required.mode === 'all' ? required.scopes.every(held) : required.scopes.some(held)) return;
+  throw new InsufficientScopeError(
+    required.mode === 'all'
+      ? 'the access token lacks a scope this route requires'
+      : 'the access token carries none of the scopes this route accepts',
+    required.scopes,
+  );
+}
+
 const DEFAULT = 'default';
 
 /**
- * Route metadata (`@AllowedServiceProviders`, `@AuthorizationServers`, `@Public`) → RoutePolicy, memoised per
+ * Route metadata (`@AllowedServiceProviders`, `@AuthorizationServers`, `@RequiredScopes`, `@Public`) → RoutePolicy, memoised per
  * controller class and handler (a handler inherited by two controllers may have two policies): `Reflector` is not read
  * on the hot path.
  */
@@ -57,13 +77,16 @@ export class RoutePolicies {
 
   private resolve(handler: object, type: object): RoutePolicy {
     const targets = [handler as () => unknown, type as new () => unknown];
-    // The handler's lists replace the class's.
+    // The handler's lists replace the class's; a handler's scope requirement replaces the class's, one with no scope
+    // lifts it.
+    const scopes = this.reflector.getAllAndOverride<ScopeRequirement | undefined>(REQUIRED_SCOPES, targets);
     const servers = this.reflector.getAllAndOverride<string[] | undefined>(AUTHORIZATION_SERVERS, targets);
     const list = this.reflector.getAllAndOverride<ServiceProviderIds[] | undefined>(ALLOWED_SERVICE_PROVIDERS, targets);
     return Object.freeze({
       isPublic: isPublicRoute(handler, type),
       serviceProviders: this.serviceProviders(list, servers?.length ? servers : [DEFAULT]),
       validation: servers?.length ? Object.freeze({ authorizationServers: Object.freeze([...servers]) }) : undefined,
+      ...(scopes !== undefined && scopes.scopes.length > 0 ? { requiredScopes: scopes } : {}),
     });
   }
 

@@ -2,6 +2,7 @@ import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@ne
 import { ResourceServerError } from '../errors.js';
 import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
 import { applyHeaders, toHttpException } from './error-response.js';
+import { requestOf, responseOf } from './execution-context.js';
 import { principalOf } from './request-principal.js';
 import { assertServiceProviderAllowed, RoutePolicies } from './route-policy.js';
 
@@ -19,13 +20,14 @@ export class ServiceProvidersGuard implements CanActivate {
   ) {}
 
   canActivate(context: ExecutionContext): boolean {
-    const principal = principalOf(context.switchToHttp().getRequest<object>());
+    const request = requestOf(context);
+    const principal = request === undefined ? undefined : principalOf(request);
     if (!principal) return true;
     try {
       assertServiceProviderAllowed(principal, this.policies.of(context));
     } catch (error) {
       const exception = toHttpException(error as ResourceServerError, this.settings.realm);
-      applyHeaders(context.switchToHttp().getResponse(), exception);
+      applyHeaders(responseOf(context), exception);
       throw exception;
     }
     return true;

@@ -81,6 +81,16 @@ export abstract class AuthorizationServerClient {
    */
   abstract verifyConnection(): Promise<ConnectionReport>;
 
+  /** The circuit breaker's state (read-only, for health reports); undefined when there is none (unconfigured). */
+  get circuitState(): 'closed' | 'open' | 'half-open' | undefined {
+    return undefined;
+  }
+
+  /** Whether answers are verified with the AS's JWKS (`jwt` answers, an asymmetric `alg` allowed); read-only. */
+  get usesAuthorizationServerKeys(): boolean {
+    return false;
+  }
+
   /**
    * The validated `token_introspection` claims for the token: the AS's answer once trusted, not yet judged (an
    * inactive token comes back as `{ active: false }`). Uncached: the request path goes through TokenValidator.
@@ -202,7 +212,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
     decryptionKeys: readonly DecryptionKey[],
   ) {
     super();
-    this.http = new AuthorizationServerHttpClient(settings.timeoutMs);
+    this.http = new AuthorizationServerHttpClient(settings.timeoutMs, settings.dispatcher);
     this.inactiveErrorCodes = new Set(settings.inactiveErrorCodes);
     this.breaker = new CircuitBreaker(settings.circuitBreaker);
     // A call with less than half the timeout (at most 1 s) left is not started: under a flood it would only be
@@ -241,6 +251,17 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
       // none: the RS names itself (RFC 6749 §2.3.1 public clients), and proves nothing.
       this.credentialsInForm = { client_id: settings.clientId };
     }
+  }
+
+  override get circuitState(): 'closed' | 'open' | 'half-open' {
+    return this.breaker.state;
+  }
+
+  override get usesAuthorizationServerKeys(): boolean {
+    return (
+      this.settings.introspectionFormat === 'jwt' &&
+      this.settings.signingAlgs.some((alg) => !isSymmetricSigningAlg(alg))
+    );
   }
 
   discover(): Promise<AuthorizationServerMetadata> {
@@ -459,10 +480,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
       failed('discovery', error);
       return { problems, notes };
     }
-    if (
-      this.settings.introspectionFormat === 'jwt' &&
-      this.settings.signingAlgs.some((alg) => !isSymmetricSigningAlg(alg))
-    ) {
+    if (this.usesAuthorizationServerKeys) {
       await this.keySet.load().catch((error: unknown) => failed('the AS JWKS', error));
     }
     try {

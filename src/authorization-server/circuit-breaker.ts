@@ -1,4 +1,5 @@
 import { AuthorizationServerUnavailableError } from '../errors.js';
+import { circuitBreakerChannel } from '../observability/diagnostics.js';
 
 export interface CircuitBreakerOptions {
   /** Consecutive failures that open the circuit. */
@@ -31,6 +32,14 @@ export class CircuitBreaker {
     return this.now() < this.openUntil || this.probing ? 'open' : 'half-open';
   }
 
+  /** A call succeeded, or the AS answered: no more failures in a row; an open circuit closes (and says so). */
+  private close(): void {
+    const wasOpen = this.failures >= this.options.failureThreshold;
+    this.failures = 0;
+    if (wasOpen && circuitBreakerChannel.hasSubscribers)
+      circuitBreakerChannel.publish({ state: 'closed', failures: 0 });
+  }
+
   async run<T>(call: () => Promise<T>, isFailure: (error: unknown) => boolean): Promise<T> {
     const state = this.state;
     if (state === 'open') {
@@ -43,17 +52,21 @@ export class CircuitBreaker {
     if (state === 'half-open') this.probing = true;
     try {
       const result = await call();
-      this.failures = 0;
+      this.close();
       return result;
     } catch (error) {
       if (isFailure(error)) {
         this.failures++;
         this.lastFailure = error instanceof Error ? error.message : 'unknown failure';
-        if (this.failures >= this.options.failureThreshold)
+        if (this.failures >= this.options.failureThreshold) {
           this.openUntil = this.now() + this.options.openSeconds * 1000;
+          if (circuitBreakerChannel.hasSubscribers) {
+            circuitBreakerChannel.publish({ state: 'open', failures: this.failures, reason: this.lastFailure });
+          }
+        }
       } else {
         // The AS answered (about this token): it is up.
-        this.failures = 0;
+        this.close();
       }
       throw error;
     } finally {

@@ -1,4 +1,4 @@
-import { Agent, errors as undiciErrors, request } from 'undici';
+import { Agent, type Dispatcher, errors as undiciErrors, request } from 'undici';
 import { AuthorizationServerUnavailableError, ResponseTooLargeError } from '../errors.js';
 
 export interface HttpResponse {
@@ -14,19 +14,28 @@ export const MAX_RESPONSE_BYTES = 256 * 1024;
 
 /**
  * The only way this library talks HTTP to the AS: one pooled keep-alive agent (undici's `request` made about 4×
- * more calls/s than global `fetch` here), a deadline per call, a cap on the body size.
+ * more calls/s than global `fetch` here), or the app's own dispatcher (a proxy, mTLS), a deadline per call, a cap on
+ * the body size.
  */
 export class AuthorizationServerHttpClient {
-  private readonly agent: Agent;
+  private readonly agent: Dispatcher;
+  /** Whether the agent is ours to close (the app closes its own dispatcher). */
+  private readonly ownsAgent: boolean;
 
-  constructor(private readonly timeoutMs: number) {
-    this.agent = new Agent({
-      connections: 64,
-      keepAliveTimeout: 30_000,
-      connectTimeout: timeoutMs,
-      headersTimeout: timeoutMs,
-      bodyTimeout: timeoutMs,
-    });
+  constructor(
+    private readonly timeoutMs: number,
+    dispatcher?: Dispatcher,
+  ) {
+    this.ownsAgent = dispatcher === undefined;
+    this.agent =
+      dispatcher ??
+      new Agent({
+        connections: 64,
+        keepAliveTimeout: 30_000,
+        connectTimeout: timeoutMs,
+        headersTimeout: timeoutMs,
+        bodyTimeout: timeoutMs,
+      });
   }
 
   /** One call, abandoned at `deadline` (epoch ms; default: the timeout from now). */
@@ -74,8 +83,8 @@ export class AuthorizationServerHttpClient {
     }
   }
 
-  close(): Promise<void> {
-    return this.agent.close();
+  async close(): Promise<void> {
+    if (this.ownsAgent) await this.agent.close();
   }
 }
 

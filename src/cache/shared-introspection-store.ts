@@ -1,16 +1,32 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { Logger } from '@nestjs/common';
-import type { Redis } from 'ioredis';
 import { LOGGER_CONTEXT } from '../logger.js';
+import { sharedStoreErrorChannel } from '../observability/diagnostics.js';
 import { open, seal } from './aead.js';
 
+/**
+ * What the shared tier is stored in: the module's `IntrospectionStore` (Redis, a Redis Cluster, or the app's own),
+ * which sees only HMAC keys and encrypted values. `get` and `set` are the cache; the optional members add what a
+ * store able to do them gives: revocation reaching the store (`delete`, the subject index), DPoP proofs used once
+ * across instances (`setIfAbsent`), revocation reaching the other instances' memory (`publish`/`subscribe`).
+ */
+export interface KeyValueStore {
+  get(key: string): Promise<string | null | undefined>;
+  set(key: string, value: string, ttlMs: number): Promise<unknown>;
+  delete?(key: string): Promise<unknown>;
+  setIfAbsent?(key: string, value: string, ttlMs: number): Promise<boolean>;
+  addToSet?(key: string, member: string, ttlMs: number): Promise<unknown>;
+  setMembers?(key: string): Promise<string[]>;
+  publish?(channel: string, message: string): Promise<unknown>;
+  subscribe?(channel: string, onMessage: (message: string) => void): Promise<unknown>;
+}
+
 export interface SharedIntrospectionStoreOptions {
-  url: string;
-  /** Separates resource servers sharing one Redis. */
+  /** Separates resource servers sharing one store. */
   namespace: string;
   /** `cache.redisSecret`: at least 32 bytes, shared by the instances of this RS and by nothing else. */
   secret: string;
-  /** Budget of one Redis command: past it the request goes to the AS instead. */
+  /** Budget of one read: past it the request goes to the AS instead. */
   commandTimeoutMs: number;
   /** The longest life of an entry (cache.maxTtlSeconds): of a subject's list, and of an invalidation message. */
   maxEntryLifeMs?: number;
@@ -27,34 +43,35 @@ export interface InvalidationMessage {
 /** What the shared tier holds for a token: the AS's answer (the proof) and the absolute end of its life. */
 export interface SharedEntry {
   readonly proof: string;
-  /** Epoch ms; the entry is a miss from then on, whatever Redis says. */
+  /** Epoch ms; the entry is a miss from then on, whatever the store says. */
   readonly expiresAt: number;
 }
 
 const VERSION = 'v2';
 
-/** The Redis client and its lifecycle: ioredis is an optional peer, loaded only when the tier is on. */
-export type RedisConnector = (url: string, commandTimeoutMs: number) => Promise<Redis>;
+class ReadTimeout extends Error {
+  readonly code = 'ETIMEDOUT';
+}
 
-export const connectWithIoredis: RedisConnector = async (url, commandTimeoutMs) => {
-  const { Redis } = await import('ioredis');
-  return new Redis(url, {
-    lazyConnect: false,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    commandTimeout: commandTimeoutMs,
-    connectTimeout: 2_000,
-    retryStrategy: (attempt) => Math.min(attempt * 200, 2_000),
+/** The store's answer, or a ReadTimeout once the budget is spent (the call itself is left to finish). */
+function withinBudget<T>(call: () => Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new ReadTimeout(`no answer within ${ms} ms`)), ms);
   });
-};
+  return Promise.race([Promise.resolve().then(call), timeout]).finally(() => clearTimeout(timer));
+}
+
+type Operation = 'get' | 'set' | 'delete' | 'claim' | 'publish' | 'subscribe';
 
 /**
- * Optional second cache tier shared by several API instances. Redis is not trusted: each entry is encrypted and
- * authenticated (AES-256-GCM, key derived from `redisSecret` with HKDF), and the authenticated data binds it to its
- * token's key and to its absolute expiry. So an entry cannot be read, forged, altered, moved to another token, or
- * replayed after it expired (a captured entry re-inserted after a revocation is a miss once its life is over). The
- * Redis key itself is an HMAC of the token hash, so Redis cannot even confirm that it holds a known token. Redis
- * failing never fails a request: a read error is a miss, a write error is dropped, both logged once per outage.
+ * Optional second cache tier shared by several API instances, over any store (Redis, a Redis Cluster, the app's own).
+ * The store is not trusted: each entry is encrypted and authenticated (AES-256-GCM, key derived from `redisSecret`
+ * with HKDF), and the authenticated data binds it to its token's key and to its absolute expiry. So an entry cannot be
+ * read, forged, altered, moved to another token, or replayed after it expired (a captured entry re-inserted after a
+ * revocation is a miss once its life is over). The key itself is an HMAC of the token hash, so the store cannot even
+ * confirm that it holds a known token. The store failing never fails a request: a read error or a read past its
+ * budget is a miss, a write error is dropped, both logged once per outage.
  */
 export class SharedIntrospectionStore {
   private readonly logger = new Logger(LOGGER_CONTEXT);
@@ -62,12 +79,11 @@ export class SharedIntrospectionStore {
   private readonly keyNamingKey: Buffer;
   private readonly channelKey: Buffer;
   private readonly channel: string;
-  private subscriber?: Redis;
   private readonly now: () => number;
-  private healthy = true;
+  private isHealthy = true;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly store: KeyValueStore,
     private readonly options: SharedIntrospectionStoreOptions,
   ) {
     this.now = options.now ?? (() => Date.now());
@@ -76,35 +92,59 @@ export class SharedIntrospectionStore {
     this.encryptionKey = derive('aes-256-gcm v2');
     this.keyNamingKey = derive('key v2');
     this.channelKey = derive('invalidation v2');
-    this.channel = `nrs:v2:invalidate:${createHmac('sha256', this.keyNamingKey).update('channel').digest('base64url')}`;
-    redis.on('error', (error: Error) => this.unhealthy(error));
-    redis.on('ready', () => {
-      if (!this.healthy) this.logger.log('shared cache reachable again');
-      this.healthy = true;
-    });
+    this.channel = `nrs:v2:invalidate:${this.hmac('channel')}`;
   }
 
-  /** Connects lazily: an unreachable Redis at start-up must not stop the app. */
-  static async connect(
-    options: SharedIntrospectionStoreOptions,
-    connector: RedisConnector = connectWithIoredis,
-  ): Promise<SharedIntrospectionStore> {
-    return new SharedIntrospectionStore(await connector(options.url, options.commandTimeoutMs), options);
+  /** Whether the last call to the store succeeded (read-only: for health reports). */
+  get healthy(): boolean {
+    return this.isHealthy;
   }
 
-  private unhealthy(error: unknown): void {
-    if (this.healthy) {
-      const code = (error as { code?: unknown })?.code;
+  private unhealthy(error: unknown, operation: Operation): void {
+    const code = (error as { code?: unknown })?.code;
+    if (sharedStoreErrorChannel.hasSubscribers) {
+      sharedStoreErrorChannel.publish(typeof code === 'string' ? { operation, code } : { operation });
+    }
+    if (this.isHealthy) {
       this.logger.warn(
         `shared cache unavailable, asking the authorization server instead${typeof code === 'string' ? ` (${code})` : ''}`,
       );
     }
-    this.healthy = false;
+    this.isHealthy = false;
   }
 
-  /** The Redis key of a token key: an HMAC, namespaced. */
+  private reachable(): void {
+    if (!this.isHealthy) this.logger.log('shared cache reachable again');
+    this.isHealthy = true;
+  }
+
+  /** A call to the store that never throws: a failure is logged once per outage and gives `fallback`. */
+  private attempt<T, F>(operation: Operation, call: () => Promise<T>, fallback: F): Promise<T | F> {
+    return Promise.resolve()
+      .then(call)
+      .then(
+        (value) => {
+          this.reachable();
+          return value;
+        },
+        (error: unknown) => {
+          this.unhealthy(error, operation);
+          return fallback;
+        },
+      );
+  }
+
+  private hmac(text: string): string {
+    return createHmac('sha256', this.keyNamingKey).update(text).digest('base64url');
+  }
+
+  /** The store's key of a token key: an HMAC, namespaced. */
   redisKey(key: string): string {
-    return `nrs:v2:${createHmac('sha256', this.keyNamingKey).update(key).digest('base64url')}`;
+    return `nrs:v2:${this.hmac(key)}`;
+  }
+
+  private subjectKey(subject: string): string {
+    return `nrs:v2:sub:${this.hmac(`sub\n${subject}`)}`;
   }
 
   private additionalData(redisKey: string, expiresAt: number): Buffer {
@@ -114,14 +154,15 @@ export class SharedIntrospectionStore {
   /** The entry for this token key, if present, authentic, bound to this key and not past its expiry. */
   async get(key: string): Promise<SharedEntry | undefined> {
     const redisKey = this.redisKey(key);
-    let value: string | null;
+    let value: string | null | undefined;
     try {
-      value = await this.redis.get(redisKey);
+      value = await withinBudget(() => this.store.get(redisKey), this.options.commandTimeoutMs);
     } catch (error) {
-      this.unhealthy(error);
+      this.unhealthy(error, 'get');
       return undefined;
     }
-    if (value === null) return undefined;
+    this.reachable();
+    if (typeof value !== 'string') return undefined;
     const entry = this.open(redisKey, value);
     if (entry === undefined) this.logger.warn('shared cache entry failed its integrity check; ignored');
     return entry !== undefined && entry.expiresAt > this.now() ? entry : undefined;
@@ -138,8 +179,8 @@ export class SharedIntrospectionStore {
   }
 
   /**
-   * Stores the proof for `ttlMs` from now; fire and forget. With the principal's `subject`, the entry is also listed
-   * under it (the list keyed by an HMAC of the subject), so that `deleteSubject` finds it.
+   * Stores the proof for `ttlMs` from now; fire and forget. With the principal's `subject`, and a store that keeps
+   * sets, the entry is also listed under it (the list keyed by an HMAC of the subject), so that `deleteSubject` finds it.
    */
   set(key: string, proof: string, ttlMs: number, subject?: string): void {
     if (ttlMs < 1) return;
@@ -147,49 +188,59 @@ export class SharedIntrospectionStore {
     const expiresAt = this.now() + ttl;
     const redisKey = this.redisKey(key);
     const value = `${VERSION}.${expiresAt}.${seal(this.encryptionKey, proof, this.additionalData(redisKey, expiresAt))}`;
-    const failed = (error: unknown) => this.unhealthy(error);
-    this.redis.set(redisKey, value, 'PX', ttl).catch(failed);
-    if (subject === undefined) return;
-    const list = this.subjectKey(subject);
-    this.redis.sadd(list, redisKey).catch(failed);
+    void this.attempt('set', () => this.store.set(redisKey, value, ttl), undefined);
+    const { addToSet } = this.store;
+    if (subject === undefined || addToSet === undefined) return;
     // Every entry lives at most maxTtl: so does the list, renewed by each entry added to it.
-    this.redis.pexpire(list, this.options.maxEntryLifeMs ?? ttl).catch(failed);
-  }
-
-  /** Removes the entry of one token. */
-  async delete(key: string): Promise<void> {
-    await this.redis.del(this.redisKey(key)).catch((error: unknown) => this.unhealthy(error));
-  }
-
-  /** Removes every entry listed under a subject (`sub` as the AS gives it), and the list. */
-  async deleteSubject(subject: string): Promise<void> {
     const list = this.subjectKey(subject);
-    try {
-      const keys = await this.redis.smembers(list);
-      // One key at a time: in a Cluster they live in different slots.
-      await Promise.all([...keys, list].map((key) => this.redis.del(key)));
-    } catch (error) {
-      this.unhealthy(error);
-    }
+    void this.attempt(
+      'set',
+      () => addToSet.call(this.store, list, redisKey, this.options.maxEntryLifeMs ?? ttl),
+      undefined,
+    );
+  }
+
+  /** Removes the entry of one token (when the store can delete). */
+  async delete(key: string): Promise<void> {
+    const { delete: remove } = this.store;
+    if (remove === undefined) return;
+    await this.attempt('delete', () => remove.call(this.store, this.redisKey(key)), undefined);
+  }
+
+  /** Removes every entry listed under a subject (`sub` as the AS gives it), and the list (when the store keeps sets). */
+  async deleteSubject(subject: string): Promise<void> {
+    const { delete: remove, setMembers } = this.store;
+    if (remove === undefined || setMembers === undefined) return;
+    const list = this.subjectKey(subject);
+    await this.attempt(
+      'delete',
+      async () => {
+        const keys = await setMembers.call(this.store, list);
+        // One key at a time: in a Cluster they live in different slots.
+        await Promise.all([...keys, list].map((key) => remove.call(this.store, key)));
+      },
+      undefined,
+    );
   }
 
   /**
    * Claims `id` for `ttlMs` across every instance sharing this tier (`SET NX`): true if none claimed it yet, false if
-   * one did, undefined if Redis cannot say (down or slow: the caller's own memory decides). For the `jti` of DPoP
-   * proofs; the Redis key is an HMAC of the id, like every key here.
+   * one did, undefined if the store cannot say (it cannot claim, is down or slow: the caller's own memory decides).
+   * For the `jti` of DPoP proofs; the key is an HMAC of the id, like every key here.
    */
   async claimOnce(id: string, ttlMs: number): Promise<boolean | undefined> {
-    const key = `nrs:v2:once:${createHmac('sha256', this.keyNamingKey).update(`once\n${id}`).digest('base64url')}`;
-    try {
-      return (await this.redis.set(key, '1', 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')) === 'OK';
-    } catch (error) {
-      this.unhealthy(error);
-      return undefined;
-    }
-  }
-
-  private subjectKey(subject: string): string {
-    return `nrs:v2:sub:${createHmac('sha256', this.keyNamingKey).update(`sub\n${subject}`).digest('base64url')}`;
+    const { setIfAbsent } = this.store;
+    if (setIfAbsent === undefined) return undefined;
+    const key = `nrs:v2:once:${this.hmac(`once\n${id}`)}`;
+    return this.attempt(
+      'claim',
+      () =>
+        withinBudget(
+          () => setIfAbsent.call(this.store, key, '1', Math.max(1, Math.ceil(ttlMs))),
+          this.options.commandTimeoutMs,
+        ),
+      undefined,
+    );
   }
 
   /**
@@ -198,27 +249,28 @@ export class SharedIntrospectionStore {
    * life of an entry) too; a replayed recent one only drops entries again.
    */
   async publishInvalidation(message: InvalidationMessage): Promise<void> {
+    const { publish } = this.store;
+    if (publish === undefined) return;
     const text = JSON.stringify({ ...message, at: this.now() });
-    await this.redis
-      .publish(this.channel, seal(this.channelKey, text, Buffer.from(this.channel)))
-      .catch((error: unknown) => this.unhealthy(error));
+    const sealed = seal(this.channelKey, text, Buffer.from(this.channel));
+    await this.attempt('publish', () => publish.call(this.store, this.channel, sealed), undefined);
   }
 
   /** Listens to the invalidations published by the instances sharing this tier (this one's own included). */
   async onInvalidation(handler: (message: InvalidationMessage) => void): Promise<void> {
-    // Its own connection (a subscribed one can do nothing else); it queues the subscription until connected, and
-    // subscribes again after a reconnection.
-    const subscriber = this.redis.duplicate({ enableOfflineQueue: true, autoResubscribe: true });
-    this.subscriber = subscriber;
-    subscriber.on('error', (error: Error) => this.unhealthy(error));
-    subscriber.on('message', (channel: string, sealed: string) => {
-      if (channel !== this.channel) return;
-      const message = this.openInvalidation(sealed);
-      if (message === undefined)
-        this.logger.warn('shared cache invalidation message failed its integrity check; ignored');
-      else handler(message);
-    });
-    await subscriber.subscribe(this.channel).catch((error: unknown) => this.unhealthy(error));
+    const { subscribe } = this.store;
+    if (subscribe === undefined) return;
+    await this.attempt(
+      'subscribe',
+      () =>
+        subscribe.call(this.store, this.channel, (sealed: string) => {
+          const message = this.openInvalidation(sealed);
+          if (message === undefined)
+            this.logger.warn('shared cache invalidation message failed its integrity check; ignored');
+          else handler(message);
+        }),
+      undefined,
+    );
   }
 
   private openInvalidation(sealed: string): InvalidationMessage | undefined {
@@ -233,10 +285,5 @@ export class SharedIntrospectionStore {
     } catch {
       return undefined;
     }
-  }
-
-  async close(): Promise<void> {
-    this.subscriber?.disconnect();
-    this.redis.disconnect();
   }
 }

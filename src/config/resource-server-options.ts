@@ -1,4 +1,5 @@
 import type { JWK } from 'jose';
+import type { Dispatcher } from 'undici';
 import type { ResolveUser } from '../principal.js';
 import type {
   AsymmetricSigningAlgorithm,
@@ -7,6 +8,7 @@ import type {
   SigningAlgorithm,
 } from './algorithms.js';
 import type { IntrospectionParameters } from './introspection-parameters.js';
+import type { IntrospectionStore, RedisClient } from './introspection-store.js';
 
 /** One more authorization server: the options of the default one, except those that belong to the whole module. */
 export type AuthorizationServerOptions = Omit<
@@ -36,8 +38,16 @@ export interface ResourceServerCacheOptions {
   /** Optional shared second tier for several API instances (needs the optional peer `ioredis` and `redisSecret`). */
   redisUrl?: string;
   /**
-   * At least 32 bytes (e.g. `openssl rand -base64 32`), the same on every instance: the entries in Redis are
-   * encrypted and authenticated with keys derived from it. Without it the shared tier stays off.
+   * The shared tier on an ioredis client the app made: a `Redis` (Sentinel, TLS, …) or a `Cluster`. The app owns it
+   * (not closed at shutdown); give it `enableOfflineQueue: false` so that a read waits for no reconnection. Instead
+   * of `redisUrl`.
+   */
+  redisClient?: RedisClient;
+  /** The shared tier on the app's own store (see `IntrospectionStore`). Instead of `redisUrl` or `redisClient`. */
+  store?: IntrospectionStore;
+  /**
+   * At least 32 bytes (e.g. `openssl rand -base64 32`), the same on every instance: the entries of the shared tier
+   * are encrypted and authenticated with keys derived from it, whatever the store. Without it the tier stays off.
    */
   redisSecret?: string;
 }
@@ -191,9 +201,15 @@ export interface ResourceServerOptions<User = unknown> {
    * `resource_metadata` in every challenge). Default: none; `htu` is then checked against the request's own origin.
    */
   publicOrigin?: string;
+  /**
+   * The undici Dispatcher of every call to the AS (discovery, its JWKS, introspection), instead of the module's own
+   * pooled Agent: a `ProxyAgent`, an `Agent` with mTLS `connect` options. The module's deadline still bounds each
+   * call; the app owns it (it is not closed at shutdown). Use undici's major version 7, as this package does.
+   */
+  dispatcher?: Dispatcher;
 }
 
-/** Module-definition extras: known when the module is declared, so they can shape routes. */
+/** Module-definition extras: known when the module is declared, so they can shape routes and scope. */
 export interface ResourceServerModuleExtras {
   /** Path of the public JWKS route. Default `/jwks`. */
   jwksPath?: string;
@@ -202,4 +218,11 @@ export interface ResourceServerModuleExtras {
    * `/.well-known/oauth-protected-resource`; `false` serves none (and no challenge names it).
    */
   resourceMetadataPath?: string | false;
+  /** `false`: no JWKS route (serve `RESOURCE_SERVER_JWKS` yourself, or the AS cannot encrypt to you). Default true. */
+  jwks?: boolean;
+  /**
+   * Whether the module is global (its guard, validator and client injectable everywhere). Default true; `false`:
+   * only the module that imports it (and the modules it re-exports it to) may use them.
+   */
+  isGlobal?: boolean;
 }

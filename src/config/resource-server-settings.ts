@@ -22,6 +22,7 @@ import {
   validateSync,
 } from 'class-validator';
 import { isIP } from 'node:net';
+import type { Dispatcher } from 'undici';
 import type { ResolveUser } from '../principal.js';
 import {
   ASYMMETRIC_SIGNING_ALGORITHMS,
@@ -44,6 +45,7 @@ import type {
   ResourceServerOptions,
   SenderConstraintOption,
 } from './resource-server-options.js';
+import type { IntrospectionStore, RedisClient } from './introspection-store.js';
 
 const HTTP_URL = { require_tld: false, require_protocol: true, protocols: ['http', 'https'] };
 const LOOPBACK_HOSTS = new Set(['127.0.0.1', 'localhost', '[::1]']);
@@ -86,6 +88,21 @@ function NoSymmetricAlgWithout(method: ClientAuthMethod, options: ValidationOpti
         validate: (value, args) =>
           (args?.object as ResourceServerSettings).clientAuthMethod !== method ||
           !(value as string[]).some(isSymmetricSigningAlg),
+      },
+    },
+    options,
+  );
+}
+
+function HasMethod(method: string, options: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: `has${method}`,
+      validator: {
+        validate: (value) =>
+          typeof value === 'object' &&
+          value !== null &&
+          typeof (value as Record<string, unknown>)[method] === 'function',
       },
     },
     options,
@@ -183,6 +200,16 @@ export class CacheSettings {
     { message: 'must be a redis:// or rediss:// URL' },
   )
   redisUrl?: string;
+
+  @IsOptional()
+  @HasMethod('set', { message: 'must be an ioredis Redis or Cluster client' })
+  @HasMethod('get', { message: 'must be an ioredis Redis or Cluster client' })
+  redisClient?: RedisClient;
+
+  @IsOptional()
+  @HasMethod('set', { message: 'must be an IntrospectionStore (get and set)' })
+  @HasMethod('get', { message: 'must be an IntrospectionStore (get and set)' })
+  store?: IntrospectionStore;
 
   @IsOptional()
   @MinUtf8Bytes(32, { message: 'must be at least 32 bytes (e.g. openssl rand -base64 32)' })
@@ -400,6 +427,10 @@ export class ResourceServerSettings {
   @IsOptional()
   @Satisfies(isOrigin, { message: 'must be an http(s) origin: scheme://host[:port], no path, query or credentials' })
   publicOrigin?: string;
+
+  @IsOptional()
+  @HasMethod('dispatch', { message: 'must be an undici Dispatcher (an Agent, a ProxyAgent)' })
+  dispatcher?: Dispatcher;
 }
 
 /** The name of the authorization server the top-level options describe. */
@@ -465,9 +496,11 @@ function warningsOf(settings: ResourceServerSettings): string[] {
       warnings.push('clientSecret is set but clientAuthMethod is none: it is never sent');
     }
   }
-  if (settings.cache.redisUrl !== undefined && settings.cache.redisSecret === undefined) {
-    warnings.push('cache.redisUrl is set without cache.redisSecret: the shared cache tier stays off');
-    settings.cache.redisUrl = undefined;
+  for (const name of ['redisUrl', 'redisClient', 'store'] as const) {
+    if (settings.cache[name] !== undefined && settings.cache.redisSecret === undefined) {
+      warnings.push(`cache.${name} is set without cache.redisSecret: the shared cache tier stays off`);
+      settings.cache[name] = undefined;
+    }
   }
   return warnings;
 }
@@ -583,6 +616,8 @@ function validateOne(
   }
   const settings = assignDefined(new ResourceServerSettings(), flat);
   settings.cache = assignDefined(new CacheSettings(), cache);
+  const stores = (['redisUrl', 'redisClient', 'store'] as const).filter((name) => settings.cache[name] !== undefined);
+  if (stores.length > 1) shapeProblems.push(`${stores.map((name) => `cache.${name}`).join(' and ')}: set one of them`);
   settings.circuitBreaker = assignDefined(new CircuitBreakerSettings(), circuitBreaker);
   if (realm !== undefined) {
     if (isValidRealm(realm)) settings.realm = realm;

@@ -1,4 +1,5 @@
 import type { HttpAuthorizationServerClient } from '../authorization-server/authorization-server-client.js';
+import type { KeyValueStore } from '../cache/shared-introspection-store.js';
 import { claimedIssuer, isJwtAccessToken } from '../authorization-server/jwt-access-token.js';
 import { DEFAULT_AUTHORIZATION_SERVER, type ResourceServerSettings } from '../config/resource-server-settings.js';
 import { AuthorizationServerUnavailableError, InvalidTokenError } from '../errors.js';
@@ -17,7 +18,11 @@ export interface AuthorizationServerRuntime {
 export class AuthorizationServerRegistry {
   private readonly byIssuer: ReadonlyMap<string, AuthorizationServerRuntime>;
 
-  constructor(readonly byName: ReadonlyMap<string, AuthorizationServerRuntime>) {
+  constructor(
+    readonly byName: ReadonlyMap<string, AuthorizationServerRuntime>,
+    /** Stores of the shared tier the module made for ASs other than the default one: closed at shutdown. */
+    readonly ownedStores: readonly KeyValueStore[] = [],
+  ) {
     this.byIssuer = new Map([...byName.values()].map((server) => [server.settings.issuer, server]));
   }
 

@@ -19,6 +19,12 @@ import {
   ResourceServerNotConfiguredError,
 } from '../errors.js';
 import { LOGGER_CONTEXT } from '../logger.js';
+import {
+  CACHE_EVENTS,
+  cacheChannel,
+  introspectionFinished,
+  introspectionStarted,
+} from '../observability/diagnostics.js';
 import type { ResourceServerPrincipal, TokenIntrospection } from '../principal.js';
 import { isJwtAccessToken } from '../authorization-server/jwt-access-token.js';
 import { assertScopes, principalFromIntrospection } from './token-policy.js';
@@ -104,7 +110,12 @@ export class CachingTokenValidator extends TokenValidator {
         ? IntrospectionCache.key(token)
         : IntrospectionCache.keyWithParameters(token, parameters);
     const cached = this.cache.get(key);
-    if (cached !== undefined && this.now() < cached.freshUntil) return this.judge(cached.outcome);
+    if (cached !== undefined && this.now() < cached.freshUntil) {
+      // The only cost of the diagnostics channel on a hit when nobody listens: one boolean read.
+      if (cacheChannel.hasSubscribers) cacheChannel.publish(CACHE_EVENTS.memoryHit);
+      return this.judge(cached.outcome);
+    }
+    if (cacheChannel.hasSubscribers) cacheChannel.publish(CACHE_EVENTS.memoryMiss);
     // One deadline for the whole miss (waiting for a place, the call, its retry): then the client gets its 503.
     const deadline = this.now() + this.settings.timeoutMs;
     return this.cache
@@ -135,20 +146,31 @@ export class CachingTokenValidator extends TokenValidator {
     if (format === 'jwt' || (format === 'auto' && isJwtAccessToken(token))) return this.validateHere(token, deadline);
     const now = this.now();
     const stored = this.shared ? await this.fromSharedStore(key) : undefined;
+    if (this.shared && cacheChannel.hasSubscribers) {
+      cacheChannel.publish(stored ? CACHE_EVENTS.sharedHit : CACHE_EVENTS.sharedMiss);
+    }
     if (stored) {
       const outcome = this.outcomeOf(stored.claims, now);
       // In process, never past the entry's own expiry: a second instance must not extend a revoked token's life.
       return { outcome, expiresAt: expiryOf(outcome), notAfter: stored.expiresAt };
     }
+    const event = introspectionStarted();
     let answer: IntrospectionAnswer;
+    let outcome: IntrospectionOutcome;
     try {
       answer = await this.client.fetchIntrospection(token, deadline, parameters);
+      outcome = this.outcomeOf(answer.claims, now);
     } catch (error) {
+      introspectionFinished(
+        event,
+        error instanceof ResourceServerError ? error.code : 'ERR_AUTHORIZATION_SERVER_UNAVAILABLE',
+      );
       // The AS said, without an introspection answer, that this is not an access token it introspects.
       if (error instanceof InvalidTokenError) return { outcome: error };
       throw error;
     }
-    const outcome = this.outcomeOf(answer.claims, now);
+    if (outcome instanceof Error) introspectionFinished(event, outcome.code);
+    else introspectionFinished(event, 'active', outcome);
     const loaded = { outcome, expiresAt: expiryOf(outcome) };
     const subject = outcome instanceof Error ? undefined : outcome.sub;
     this.shared?.set(key, answer.proof, lifetimesOf(loaded, this.cacheOptions, now).freshMs, subject);
@@ -211,6 +233,7 @@ export class CachingTokenValidator extends TokenValidator {
       !(stale.outcome instanceof Error)
     ) {
       this.logger.warn(`serving a cached result while the authorization server fails: ${error.message}`);
+      if (cacheChannel.hasSubscribers) cacheChannel.publish(CACHE_EVENTS.memoryStale);
       return stale.outcome;
     }
     if (error instanceof ResourceServerError) {
@@ -219,10 +242,5 @@ export class CachingTokenValidator extends TokenValidator {
     }
     this.logger.error(`token not checked: unexpected ${error instanceof Error ? error.name : typeof error}`);
     throw new AuthorizationServerUnavailableError('unexpected failure while checking the token', { cause: error });
-  }
-
-  /** Closes the shared tier's connection (the module calls it at shutdown). */
-  async close(): Promise<void> {
-    await this.shared?.close();
   }
 }

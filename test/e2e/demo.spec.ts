@@ -39,12 +39,13 @@ describe('demo (npm start)', () => {
       code: 0,
       stderr: '',
     });
-    expect(stdout).toMatch(/^all 7 checks passed$/m);
+    expect(stdout).toMatch(/^all 8 checks passed$/m);
   });
 
   it.each([
     ['sp-a lists documents', 200],
     ['sp-c lists documents', 403],
+    ['sp-a without the email scope', 403],
     ['no token', 401],
     ['revoked token', 401],
     ['sp-a admin report', 200],
@@ -52,6 +53,14 @@ describe('demo (npm start)', () => {
     ['public keys (/jwks)', 200],
   ])('prints the table row "%s" expected and got %i, ok', (name, status) => {
     expect(stdout).toMatch(new RegExp(`^${name.replace(/[()/]/g, '\\$&')}\\s+${status}\\s+${status}\\s+ok$`, 'm'));
+  });
+
+  it('prints a summary of the OpenTelemetry metrics on exit: 4 introspections, their outcomes, the cache hit ratio', () => {
+    // 4 distinct tokens reach the AS (sp-a, sp-c, the revoked one, the one without email); the admin report and the
+    // unlisted route reuse sp-a's cached answer; no token and /jwks never get that far.
+    expect(stdout).toMatch(
+      /^metrics: 4 introspections \(mean \d+\.\d ms, max \d+\.\d ms\), active=3 ERR_INVALID_TOKEN=1; memory cache 2 hits, 4 misses \(hit ratio 0\.33\)$/m,
+    );
   });
 
   it('prints ready-to-paste curl commands on 127.0.0.1, with and without a token', () => {
@@ -96,7 +105,7 @@ describe('demo in DPoP mode (npm start -- --dpop)', () => {
       code: 0,
       stderr: '',
     });
-    expect(stdout).toMatch(/^all 11 checks passed$/m);
+    expect(stdout).toMatch(/^all 12 checks passed$/m);
   });
 
   it.each([

@@ -10,6 +10,7 @@
 import type { Redis } from 'ioredis';
 import { Agent, request } from 'undici';
 import { IntrospectionCache } from '../../src/cache/introspection-cache.js';
+import { RedisIntrospectionStore } from '../../src/cache/redis-introspection-store.js';
 import { SharedIntrospectionStore } from '../../src/cache/shared-introspection-store.js';
 import { ResourceServerModule, type ResourceServerOptions } from '../../src/index.js';
 import {
@@ -322,8 +323,7 @@ describe('an OAuthSD-like AS with the shared Redis tier: entries keyed by token 
       const mark = as.introspectionRequests.length;
       expectOk(await getThrough(inside, express, token));
       // The entry Redis holds is the one of (token, requester_ip 127.0.0.2), not of the token alone.
-      const store = new SharedIntrospectionStore(inspector, {
-        url: redis.url,
+      const store = new SharedIntrospectionStore(new RedisIntrospectionStore(inspector), {
         namespace: `${as.issuer} `,
         secret: REDIS_SECRET,
         commandTimeoutMs: 100,

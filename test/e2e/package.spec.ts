@@ -79,6 +79,38 @@ describe('npm package', () => {
     expect(await readFile(join(ROOT, 'dist/index.js'), 'utf8')).not.toMatch(/oidc-provider|\.\/testing\//);
   });
 
+  it.each([
+    ['opentelemetry', '@opentelemetry/api', /from ['"]@opentelemetry\//],
+    ['terminus', '@nestjs/terminus', /from ['"]@nestjs\/terminus['"]/],
+  ])(
+    'exports nest-resource-server/%s; the main entry never loads its optional peer %s',
+    async (entry, peer, importOf) => {
+      const paths = packed.files.map((file) => file.path);
+      expect(paths).toEqual(expect.arrayContaining([`dist/${entry}/index.js`, `dist/${entry}/index.d.ts`]));
+      const manifest = JSON.parse(await readFile(join(ROOT, 'package.json'), 'utf8')) as {
+        exports: Record<string, unknown>;
+        peerDependenciesMeta: Record<string, { optional?: boolean }>;
+      };
+      expect(manifest.exports[`./${entry}`]).toEqual({
+        types: `./dist/${entry}/index.d.ts`,
+        default: `./dist/${entry}/index.js`,
+      });
+      expect(manifest.peerDependenciesMeta[peer]).toEqual({ optional: true });
+      // Transitively, nothing the main entry loads imports the optional peer (only the subpath does).
+      const seen = new Set<string>();
+      const visit = async (path: string): Promise<void> => {
+        if (seen.has(path)) return;
+        seen.add(path);
+        const text = await readFile(join(ROOT, path), 'utf8');
+        expect({ path, optionalPeer: importOf.test(text) }).toEqual({ path, optionalPeer: false });
+        for (const [, relative] of text.matchAll(/from '(\.{1,2}\/[^']+\.js)'/g))
+          await visit(join(dirname(path), relative!));
+      };
+      await visit('dist/index.js');
+      expect(seen.size).toBeGreaterThan(20);
+    },
+  );
+
   it('ships no source maps and no sourceMappingURL comment pointing at the unshipped src/', async () => {
     const paths = packed.files.map((file) => file.path);
     expect(paths.filter((path) => path.endsWith('.map'))).toEqual([]);

@@ -16,7 +16,7 @@ import { ResourceServerModule, type ResourceServerOptions } from '../../src/inde
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { freePort, startTestApp, type TestApp } from '../support/test-app.js';
 import { IntrospectionCache } from '../../src/cache/introspection-cache.js';
-import { SharedIntrospectionStore } from '../../src/cache/shared-introspection-store.js';
+import { type KeyValueStore, SharedIntrospectionStore } from '../../src/cache/shared-introspection-store.js';
 import {
   bearer,
   captureNestLogs,
@@ -241,9 +241,11 @@ describe('shared Redis cache between two instances (real oidc-provider, real red
       // A store keyed by the client secret (what an attacker who brute-forced a weak one could build) writes a forged
       // entry for a made-up principal under the same Redis key: it does not authenticate under redisSecret.
       const forgedValue = await new Promise<string>((resolve) => {
-        const capture = { set: (_k: string, v: string) => (resolve(v), Promise.resolve('OK')), on: () => undefined };
-        new SharedIntrospectionStore(capture as unknown as Redis, {
-          url: redis!.url,
+        const capture: KeyValueStore = {
+          get: async () => null,
+          set: (_k: string, v: string) => (resolve(v), Promise.resolve('OK')),
+        };
+        new SharedIntrospectionStore(capture, {
           namespace: `${as!.issuer} ${CLIENT_ID}`,
           secret: CLIENT_SECRET,
           commandTimeoutMs: 1_000,

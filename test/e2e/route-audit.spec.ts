@@ -1,6 +1,7 @@
 /**
  * First-day mistakes named at start-up: one warning per route guarded by ResourceServerGuard that names no service
- * provider (a silent 403 otherwise), and per route that names service providers but that no guard covers (open).
+ * provider (a silent 403 otherwise), and per route that names service providers or scopes but that no guard covers
+ * (open).
  */
 import 'reflect-metadata';
 import { Controller, Get, type Provider, UseGuards } from '@nestjs/common';
@@ -10,6 +11,7 @@ import { Test } from '@nestjs/testing';
 import {
   AllowedServiceProviders,
   Public,
+  RequiredScopes,
   RESOURCE_SERVER_STRATEGY,
   ResourceServerGuard,
   ResourceServerModule,
@@ -43,6 +45,10 @@ class MixedController {
 
   @Get('plain')
   plain(): void {}
+
+  @Get('scoped-by-mistake')
+  @RequiredScopes('documents:read')
+  scopedByMistake(): void {}
 }
 
 @Controller('class-guarded')
@@ -81,6 +87,7 @@ describe('route audit at start-up', () => {
     expect(await warningsFor()).toEqual([
       'warn GET /mixed/forgotten is guarded by ResourceServerGuard but names no service provider: every service provider gets 403 (add @AllowedServiceProviders(...), or @Public()) ResourceServer',
       'warn GET /mixed/open-by-mistake names service providers (@AllowedServiceProviders) but no guard of this module covers it: it is open to every caller (add @UseGuards(ResourceServerGuard)) ResourceServer',
+      'warn GET /mixed/scoped-by-mistake names required scopes (@RequiredScopes) but no guard of this module covers it: it is open to every caller (add @UseGuards(ResourceServerGuard)) ResourceServer',
     ]);
   });
 
@@ -95,6 +102,7 @@ describe('route audit at start-up', () => {
     expect(await warningsFor([{ provide: APP_GUARD, useClass: ResourceServerGuard }])).toEqual([
       'warn GET /mixed/forgotten is guarded by ResourceServerGuard but names no service provider: every service provider gets 403 (add @AllowedServiceProviders(...), or @Public()) ResourceServer',
       'warn GET /mixed/plain is guarded by ResourceServerGuard but names no service provider: every service provider gets 403 (add @AllowedServiceProviders(...), or @Public()) ResourceServer',
+      'warn GET /mixed/scoped-by-mistake is guarded by ResourceServerGuard but names no service provider: every service provider gets 403 (add @AllowedServiceProviders(...), or @Public()) ResourceServer',
     ]);
   });
 });

@@ -1,17 +1,18 @@
 /**
  * `nest-resource-server/testing` as an app's own e2e test uses it: start the development AS, give the module its
  * settings (`resourceServerOptions()` for `forRoot(options)`, `environment()` for `forRoot()`), mint a token for a
- * subject, a service provider and scopes, call the API; revoke the token, call again. On Express and Fastify.
+ * subject, a service provider and scopes, call the API; revoke the token, call again. On Express and Fastify; and
+ * the README's e2e test, run as printed against the README's app.
  */
 import 'reflect-metadata';
-import { Controller, type DynamicModule, Get, type INestApplication, Module, Req, UseGuards } from '@nestjs/common';
+import { join } from 'node:path';
+import { Controller, type DynamicModule, Get, type INestApplication, Module, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
-import { Test } from '@nestjs/testing';
-import request from 'supertest';
 import {
   AllowedServiceProviders,
   ENVIRONMENT_NAMES,
+  Principal,
   ResourceServerGuard,
   ResourceServerModule,
   type ResourceServerPrincipal,
@@ -22,6 +23,7 @@ import {
   startDevAuthorizationServer,
   type DevAuthorizationServer,
 } from '../../src/testing/index.js';
+import { ROOT, writeReadmeBlocks } from '../support/readme-blocks.js';
 import { ADAPTERS, type Adapter, freePort } from '../support/test-app.js';
 import { CHALLENGE, INVALID_TOKEN, bearer, get } from './e2e-helpers.js';
 
@@ -30,8 +32,8 @@ import { CHALLENGE, INVALID_TOKEN, bearer, get } from './e2e-helpers.js';
 class DocumentsController {
   @Get()
   @AllowedServiceProviders('sp-a')
-  list(@Req() request: { user: ResourceServerPrincipal }): unknown {
-    return { sub: request.user.sub, serviceProvider: request.user.serviceProvider, scopes: request.user.scopes };
+  list(@Principal() caller: ResourceServerPrincipal): unknown {
+    return { sub: caller.sub, serviceProvider: caller.serviceProvider, scopes: caller.scopes };
   }
 }
 
@@ -102,31 +104,16 @@ describe.each(ADAPTERS)('nest-resource-server/testing on %s', (adapter) => {
   });
 });
 
-/** An app module as a user writes it: the module reads the environment. */
-@Module({ imports: [ResourceServerModule.forRoot()], controllers: [DocumentsController] })
-class AppModule {}
-
-describe("the README's e2e test (@nestjs/testing + supertest), as written there", () => {
-  const saved = { ...process.env };
-
-  afterAll(() => {
-    for (const name of Object.keys(process.env)) if (!(name in saved)) delete process.env[name];
-    Object.assign(process.env, saved);
-  });
-
-  it('sp-a reads documents, until its token is revoked', async () => {
-    const as = await startDevAuthorizationServer(); // sp-a, sp-b, and the API as client my-api
-    Object.assign(process.env, as.environment()); // OIDC_OP_URL, OIDC_RS_CLIENT_ID, …, cache off
-    const app = (await Test.createTestingModule({ imports: [AppModule] }).compile()).createNestApplication();
-    await app.init();
-    const token = await as.issueAccessToken({ sub: 'alice', clientId: 'sp-a', scopes: ['openid'] });
-    await request(app.getHttpServer()).get('/documents').auth(token, { type: 'bearer' }).expect(200);
-    await as.revoke(token);
-    await request(app.getHttpServer()).get('/documents').auth(token, { type: 'bearer' }).expect(401);
-    await app.close();
-    await as.stop();
-  });
-});
+/**
+ * The README's e2e test, as printed there, against the README's `AppModule` (both blocks written as an app's files
+ * under build/readme-app and imported here by their paths; `nest-resource-server` resolves to src/ through Jest's
+ * moduleNameMapper). Its `describe` registers here, as if the file were the app's own test.
+ */
+const [, readmeTest] = writeReadmeBlocks(join(ROOT, 'build/readme-app'), [
+  'src/app.module.ts',
+  'test/documents.e2e-spec.ts',
+]);
+await import(readmeTest!);
 
 describe('nest-resource-server/testing settings', () => {
   it('with no options: SPs sp-a and sp-b, one resource server with a random secret, ES256, cache off', async () => {

@@ -5,14 +5,9 @@
  * token, 401 once revoked). It prints one JSON line.
  */
 export const CONSUMER_MAIN = `import 'reflect-metadata';
-import { Controller, Get, type INestApplication, Module, Req, UseGuards } from '@nestjs/common';
+import { Controller, Get, type INestApplication, Module, UseGuards } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import {
-  AllowedServiceProviders,
-  ResourceServerGuard,
-  ResourceServerModule,
-  type ResourceServerPrincipal,
-} from 'nest-resource-server';
+import { AllowedServiceProviders, Principal, ResourceServerGuard, ResourceServerModule } from 'nest-resource-server';
 import { startDevAuthorizationServer, type DevAuthorizationServer } from 'nest-resource-server/testing';
 
 @Controller('documents')
@@ -20,8 +15,8 @@ import { startDevAuthorizationServer, type DevAuthorizationServer } from 'nest-r
 @AllowedServiceProviders('sp-a')
 class DocumentsController {
   @Get()
-  list(@Req() request: { user: ResourceServerPrincipal }): { sub?: string } {
-    return { sub: request.user.sub };
+  list(@Principal('sub') sub: string | undefined): { sub?: string } {
+    return { sub };
   }
 }
 

@@ -64,7 +64,14 @@ async function waitForPing(port: number, child: ChildProcess, output: () => stri
   );
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+export interface RedisServerOptions {
+  /** More `redis-server` arguments (`--cluster-enabled yes`, …). */
+  args?: string[];
+  /** Working directory of the process (where a cluster node writes its nodes.conf). */
+  cwd?: string;
+}
+
+export async function startRedisServer(options: RedisServerOptions = {}): Promise<RedisServer> {
   const port = await freePort();
   let child: ChildProcess | undefined;
   let log = '';
@@ -74,8 +81,20 @@ export async function startRedisServer(): Promise<RedisServer> {
     log = '';
     const spawned = spawn(
       REDIS_SERVER_BINARY,
-      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--protected-mode', 'yes'],
-      { stdio: ['ignore', 'pipe', 'pipe'] },
+      [
+        '--port',
+        String(port),
+        '--bind',
+        '127.0.0.1',
+        '--save',
+        '',
+        '--appendonly',
+        'no',
+        '--protected-mode',
+        'yes',
+        ...(options.args ?? []),
+      ],
+      { stdio: ['ignore', 'pipe', 'pipe'], cwd: options.cwd },
     );
     child = spawned;
     spawned.stdout?.setEncoding('utf8');

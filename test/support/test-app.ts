@@ -10,7 +10,7 @@ import {
   Req,
   UseGuards,
 } from '@nestjs/common';
-import { Test } from '@nestjs/testing';
+import { Test, type TestingModuleBuilder } from '@nestjs/testing';
 import { AuthGuard } from '@nestjs/passport';
 import { FastifyAdapter } from '@nestjs/platform-fastify';
 import {
@@ -94,7 +94,8 @@ class PolicyController {
   }
 }
 
-const SILENT_LOGGER: LoggerService = { log() {}, error() {}, warn() {} };
+/** Nest's logger for a testing module whose test does not look at the log. */
+export const SILENT_LOGGER: LoggerService = { log() {}, error() {}, warn() {} };
 
 /** The logger Nest's static Logger writes to now (the CapturingLogger of a test that captures). */
 const currentLogger = (): LoggerService =>
@@ -123,15 +124,17 @@ export async function startTestApp(input: {
   logger?: false | ('error' | 'warn' | 'log')[];
   /** Listen with TLS (Node's https server on both adapters), e.g. `requestCert` for client certificates. */
   httpsOptions?: { key: string; cert: string; requestCert?: boolean; rejectUnauthorized?: boolean };
+  /** Changes to the testing module before it is compiled (`overrideProvider(...)`). */
+  override?: (builder: TestingModuleBuilder) => TestingModuleBuilder;
 }): Promise<TestApp> {
   const resourceServer = input.module ?? ResourceServerModule.forRoot(input.options ?? {});
-  const moduleRef = await Test.createTestingModule({
+  const builder = Test.createTestingModule({
     imports: [resourceServer],
     controllers: [DocumentsController, PolicyController],
   })
     // Keep the logger the test installed (captureNestLogs): the testing module would replace it with its own.
-    .setLogger(input.logger === false || input.logger === undefined ? SILENT_LOGGER : currentLogger())
-    .compile();
+    .setLogger(input.logger === false || input.logger === undefined ? SILENT_LOGGER : currentLogger());
+  const moduleRef = await (input.override ? input.override(builder) : builder).compile();
   const adapter = input.adapter ?? 'express';
   const logger = input.logger ?? false;
   const { trustProxy, httpsOptions } = input;

@@ -1,26 +1,16 @@
 /**
  * Every `ts` block of the README compiles as printed, against this repository's package (`nest-resource-server` and
- * `nest-resource-server/testing` mapped to src/). A block whose first line is a `// path` comment is written at that
+ * its subpaths `/testing`, `/opentelemetry`, `/terminus` mapped to src/). A block whose first line is a `// path` comment is written at that
  * path, so that blocks may import each other as an app's files do.
  */
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
+import { readmeBlocks as snippets, ROOT } from '../support/readme-blocks.js';
 
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const DIR = join(ROOT, 'build/readme-snippets');
 const run = promisify(execFile);
-
-function snippets(): { path: string; code: string }[] {
-  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
-  return [...readme.matchAll(/^```ts\n([\s\S]*?)^```$/gm)].map((match, index) => {
-    const code = match[1]!;
-    const path = /^\/\/ ([\w./-]+\.ts)\n/.exec(code)?.[1] ?? `snippet-${index + 1}.ts`;
-    return { path, code };
-  });
-}
 
 describe('README', () => {
   it('has ts blocks (the quick start, the testing entry)', () => {
@@ -47,6 +37,8 @@ describe('README', () => {
           paths: {
             'nest-resource-server': ['../../src/index.ts'],
             'nest-resource-server/testing': ['../../src/testing/index.ts'],
+            'nest-resource-server/opentelemetry': ['../../src/opentelemetry/index.ts'],
+            'nest-resource-server/terminus': ['../../src/terminus/index.ts'],
           },
         },
         include: ['**/*.ts', '../../src/testing/oidc-provider.d.ts'],

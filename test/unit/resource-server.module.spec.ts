@@ -14,6 +14,7 @@ import {
 } from '../../src/authorization-server/authorization-server-client.js';
 import { AUTH_SETTINGS, type AuthSettings } from '../../src/auth/auth-settings.js';
 import {
+  JwksController,
   ResourceServerGuard,
   ResourceServerModule,
   type ResourceServerOptions,
@@ -21,6 +22,7 @@ import {
   TokenValidator,
 } from '../../src/index.js';
 import { CachingTokenValidator, UnconfiguredTokenValidator } from '../../src/validation/token-validator.js';
+import { ResourceMetadataController } from '../../src/resource-metadata.controller.js';
 
 const OPTIONS: ResourceServerOptions = {
   issuer: 'https://as.example',
@@ -168,5 +170,72 @@ describe('ResourceServerModule wiring', () => {
       'error not configured: OIDC_TIMEOUT=5s (timeoutMs) must be a plain decimal number of seconds',
     );
     await moduleRef.close();
+  });
+
+  describe('extras: isGlobal and jwks', () => {
+    @Injectable()
+    class NeedsValidator {
+      constructor(readonly validator: TokenValidator) {}
+    }
+
+    /** A feature module that does not import the resource server module itself. */
+    @Module({ providers: [NeedsValidator] })
+    class FeatureModule {}
+
+    it.each([
+      ['forRoot(options)', ResourceServerModule.forRoot(OPTIONS), true],
+      ['forRoot()', ResourceServerModule.forRoot(), true],
+      ['forRoot({ …, isGlobal: false })', ResourceServerModule.forRoot({ ...OPTIONS, isGlobal: false }), false],
+      [
+        'forRootAsync({ …, isGlobal: false })',
+        ResourceServerModule.forRootAsync({ useFactory: () => OPTIONS, isGlobal: false }),
+        false,
+      ],
+      ['forRootAsync({ useClass })', ResourceServerModule.forRootAsync({ useClass: OptionsFromClass }), true],
+    ])('%s is global: %s', (_name, definition, global) => {
+      expect(definition.global).toBe(global);
+    });
+
+    it('global by default: a module that does not import it injects its validator', async () => {
+      const { moduleRef } = await compile([ResourceServerModule.forRoot(OPTIONS), FeatureModule]);
+      expect(moduleRef.get(NeedsValidator).validator).toBeInstanceOf(CachingTokenValidator);
+      await moduleRef.close();
+    });
+
+    it('isGlobal: false: the importing module injects it, another module cannot (Nest says which dependency)', async () => {
+      const local = ResourceServerModule.forRoot({ ...OPTIONS, isGlobal: false });
+      @Module({ imports: [local], providers: [NeedsValidator] })
+      class ImportingModule {}
+      const { moduleRef } = await compile([ImportingModule]);
+      expect(moduleRef.get(NeedsValidator).validator).toBeInstanceOf(CachingTokenValidator);
+      await moduleRef.close();
+      await expect(
+        compile([ResourceServerModule.forRoot({ ...OPTIONS, isGlobal: false }), FeatureModule]),
+      ).rejects.toThrow(/Nest can't resolve dependencies of the NeedsValidator \(\?\)/);
+    });
+
+    it('the JWKS route: /jwks, jwksPath, or none with jwks: false (the RFC 9728 metadata route stays)', () => {
+      expect(ResourceServerModule.forRoot(OPTIONS).controllers).toEqual([JwksController, ResourceMetadataController]);
+      const moved = ResourceServerModule.forRoot({ ...OPTIONS, jwksPath: '/.well-known/rs-jwks' }).controllers!;
+      expect(moved).toHaveLength(2);
+      expect(moved[0]).not.toBe(JwksController);
+      expect(moved[0]!.prototype).toBeInstanceOf(JwksController);
+      expect(ResourceServerModule.forRoot({ ...OPTIONS, jwks: false }).controllers).toEqual([
+        ResourceMetadataController,
+      ]);
+      expect(
+        ResourceServerModule.forRootAsync({ useFactory: () => OPTIONS, jwks: false, resourceMetadataPath: false })
+          .controllers,
+      ).toEqual([]);
+    });
+
+    it('the extras never reach the options (no "is not an option" problem)', async () => {
+      const { moduleRef, logger } = await compile([
+        ResourceServerModule.forRoot({ ...OPTIONS, isGlobal: false, jwks: false, jwksPath: '/x' }),
+      ]);
+      expectConfigured(moduleRef);
+      expect(logger.lines.filter((line) => line.startsWith('error'))).toEqual([]);
+      await moduleRef.close();
+    });
   });
 });

@@ -29,6 +29,22 @@ const FORBIDDEN: [path: string, source: string][] = [
     "import { RESOURCE_SERVER_STATE } from '../resource-server.providers.js';\nexport const x = RESOURCE_SERVER_STATE;\n",
   ],
   ['src/errors.ts', "import { LOGGER_CONTEXT } from './logger.js';\nexport const x = LOGGER_CONTEXT;\n"],
+  [
+    'src/observability/x.ts',
+    "import { IntrospectionCache } from '../cache/introspection-cache.js';\nexport const x = IntrospectionCache;\n",
+  ],
+  [
+    'src/opentelemetry/x.ts',
+    "import { TokenValidator } from '../validation/token-validator.js';\nexport const x = TokenValidator;\n",
+  ],
+  [
+    'src/health/x.ts',
+    "import { ResourceServerGuard } from '../auth/resource-server.guard.js';\nexport const x = ResourceServerGuard;\n",
+  ],
+  [
+    'src/terminus/x.ts',
+    "import { TokenValidator } from '../validation/token-validator.js';\nexport const x = TokenValidator;\n",
+  ],
 ];
 const ALLOWED: [path: string, source: string][] = [
   [
@@ -44,6 +60,18 @@ const ALLOWED: [path: string, source: string][] = [
     "import { KEY_MANAGEMENT_ALGORITHMS } from '../config/algorithms.js';\nexport const x = KEY_MANAGEMENT_ALGORITHMS;\n",
   ],
   ['src/resource-server.providers.ts', "import { admit } from './auth/resolve-user.js';\nexport const x = admit;\n"],
+  [
+    'src/cache/x.ts',
+    "import { cacheChannel } from '../observability/diagnostics.js';\nexport const x = cacheChannel;\n",
+  ],
+  [
+    'src/opentelemetry/x.ts',
+    "import { DIAGNOSTICS_CHANNELS } from '../observability/diagnostics.js';\nexport const x = DIAGNOSTICS_CHANNELS;\n",
+  ],
+  [
+    'src/terminus/x.ts',
+    "import { ResourceServerHealth } from '../health/resource-server-health.js';\nexport const x = ResourceServerHealth;\n",
+  ],
 ];
 
 /** ESLint's messages for each crafted file, linted as if it stood at its path (one ESLint process for all). */

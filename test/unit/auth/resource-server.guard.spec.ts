@@ -10,7 +10,7 @@ import type { AuthSettings } from '../../../src/auth/auth-settings.js';
 import { ResourceServerHttpException } from '../../../src/auth/error-response.js';
 import { Public } from '../../../src/auth/public.decorator.js';
 import { principalOf } from '../../../src/auth/request-principal.js';
-import { ResourceServerGuard } from '../../../src/auth/resource-server.guard.js';
+import { type GuardedRequest, ResourceServerGuard } from '../../../src/auth/resource-server.guard.js';
 import { RoutePolicies } from '../../../src/auth/route-policy.js';
 import {
   AuthorizationServerUnavailableError,
@@ -19,6 +19,7 @@ import {
 } from '../../../src/errors.js';
 import type { ResourceServerPrincipal } from '../../../src/principal.js';
 import { TokenValidator, type ValidationCall } from '../../../src/validation/token-validator.js';
+import { captureNestLogs } from '../../e2e/e2e-helpers.js';
 
 const PRINCIPAL: ResourceServerPrincipal = Object.freeze({
   sub: 'user-1',
@@ -60,6 +61,7 @@ function contextFor(method: keyof Documents, headers: Record<string, string> = {
   const request: { headers: Record<string, string>; user?: unknown } = { headers };
   const response: FakeResponse = { headers: {}, header: (name, value) => void (response.headers[name] = value) };
   const context = {
+    getType: () => 'http',
     getClass: () => Documents,
     getHandler: () => Documents.prototype[method],
     switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }),
@@ -94,11 +96,12 @@ describe('ResourceServerGuard', () => {
     expect(validator.tokens).toEqual([]);
   });
 
-  it('a cache hit without resolveUser admits synchronously and sets only request.user', () => {
+  it('a cache hit without resolveUser admits synchronously: request.user and @Principal() are the principal', () => {
     const { context, request } = contextFor('list', { authorization: 'Bearer abc' });
     expect(guard(new StubValidator(() => PRINCIPAL)).canActivate(context)).toBe(true);
     expect(request.user).toBe(PRINCIPAL);
-    expect(principalOf(request)).toBeUndefined();
+    expect(principalOf(request)).toBe(PRINCIPAL);
+    expect(Object.keys(request)).toEqual(['headers', 'user']);
   });
 
   it('a miss admits once the validator resolves', async () => {
@@ -130,13 +133,69 @@ describe('ResourceServerGuard', () => {
     expect(response.headers).toEqual({ 'WWW-Authenticate': 'Bearer realm="api", error="invalid_token"' });
   });
 
-  it('an unexpected error becomes a 503 with Retry-After, never a 500', async () => {
-    const { context, response } = contextFor('list', { authorization: 'Bearer abc' });
-    const validator = new StubValidator(async () => {
-      throw new TypeError('bug');
-    });
-    expect((await rejection(() => guard(validator).canActivate(context))).getStatus()).toBe(503);
-    expect(response.headers).toEqual({ 'Retry-After': '5' });
+  it('an unexpected error becomes a 503 with Retry-After, never a 500, logged by its name only', async () => {
+    const logs = captureNestLogs();
+    try {
+      const { context, response } = contextFor('list', { authorization: 'Bearer abc' });
+      const validator = new StubValidator(async () => {
+        throw new TypeError('bug quoting Bearer abc');
+      });
+      expect((await rejection(() => guard(validator).canActivate(context))).getStatus()).toBe(503);
+      expect(response.headers).toEqual({ 'Retry-After': '5' });
+      expect(logs.lines).toEqual(['error ResourceServerGuard: unexpected TypeError undefined ResourceServer']);
+    } finally {
+      logs.restore();
+    }
+  });
+
+  it('a context it cannot read (WebSocket, RPC): 503 ERR_UNSUPPORTED_CONTEXT, logged once per kind with the fix', async () => {
+    const logs = captureNestLogs();
+    try {
+      const g = guard(new StubValidator(() => PRINCIPAL));
+      const ws = { ...contextFor('list').context, getType: () => 'ws' } as ExecutionContext;
+      for (let i = 0; i < 2; i++) {
+        const exception = await rejection(() => g.canActivate(ws));
+        expect([exception.getStatus(), exception.error.code, exception.headers]).toEqual([
+          503,
+          'ERR_UNSUPPORTED_CONTEXT',
+          { 'Retry-After': '5' },
+        ]);
+      }
+      expect(logs.lines).toEqual([
+        'error ResourceServerGuard cannot find the request in a "ws" context: requests there are refused; extend ResourceServerGuard and override getRequest() (and getResponse()) to read it undefined ResourceServer',
+      ]);
+    } finally {
+      logs.restore();
+    }
+  });
+
+  it('getRequest / getResponse overridden: a subclass adapts another kind of context', async () => {
+    const client = { headers: { authorization: 'Bearer abc' }, user: undefined as unknown, sent: {} };
+    class WsResourceServerGuard extends ResourceServerGuard {
+      protected override getRequest(context: ExecutionContext): GuardedRequest | undefined {
+        return context.getType() === 'ws' ? client : super.getRequest(context);
+      }
+      protected override getResponse(context: ExecutionContext): unknown {
+        return context.getType() === 'ws'
+          ? { header: (name: string, value: string) => void ((client.sent as Record<string, string>)[name] = value) }
+          : super.getResponse(context);
+      }
+    }
+    const auth: AuthSettings = {
+      realm: 'api',
+      authorizationServers: new Map([['default', { issuer: 'https://as.example', allowedServiceProviders: [] }]]),
+    };
+    const g = new WsResourceServerGuard(
+      new RoutePolicies(new Reflector(), auth),
+      new StubValidator(() => PRINCIPAL),
+      auth,
+    );
+    const ws = { ...contextFor('list').context, getType: () => 'ws' } as ExecutionContext;
+    expect(g.canActivate(ws)).toBe(true);
+    expect(client.user).toBe(PRINCIPAL);
+    client.headers.authorization = 'Basic x';
+    expect((await rejection(() => g.canActivate(ws))).getStatus()).toBe(401);
+    expect(client.sent).toEqual({ 'WWW-Authenticate': 'Bearer realm="api"' });
   });
 
   it('resolveUser: request.user is the app user, the principal stays reachable', async () => {

@@ -190,6 +190,13 @@ describe('validateOptions', () => {
       ['circuitBreaker.openSeconds must be a whole number of seconds', { circuitBreaker: { openSeconds: 'soon' } }],
       ['maxConcurrentIntrospections must be positive', { maxConcurrentIntrospections: 0 }],
       ['resolveUser must be a function', { resolveUser: 'yes' }],
+      ['cache.store must be an IntrospectionStore (get and set)', { cache: { store: { get: () => null } } }],
+      ['cache.redisClient must be an ioredis Redis or Cluster client', { cache: { redisClient: 'redis://x' } }],
+      [
+        'cache.redisUrl and cache.store: set one of them',
+        { cache: { redisUrl: 'redis://127.0.0.1:6379', store: { get: async () => null, set: async () => 'OK' } } },
+      ],
+      ['dispatcher must be an undici Dispatcher (an Agent, a ProxyAgent)', { dispatcher: { request: () => null } }],
     ];
 
     it.each(invalid)('%s: %j', (problem, override) => {
@@ -340,6 +347,15 @@ describe('validateOptions', () => {
       const { settings, warnings } = validateOptions({ ...valid(), cache: { redisUrl: 'redis://127.0.0.1:6379' } });
       expect(warnings).toEqual(['cache.redisUrl is set without cache.redisSecret: the shared cache tier stays off']);
       expect(settings!.cache.redisUrl).toBeUndefined();
+    });
+
+    it('a store or an ioredis client without redisSecret: the same warning, and the tier is off', () => {
+      const store = { get: async () => null, set: async () => 'OK' };
+      for (const name of ['store', 'redisClient'] as const) {
+        const { settings, warnings } = validateOptions({ ...valid(), cache: { [name]: store } });
+        expect(warnings).toEqual([`cache.${name} is set without cache.redisSecret: the shared cache tier stays off`]);
+        expect(settings!.cache[name]).toBeUndefined();
+      }
     });
   });
 });
