@@ -76,3 +76,21 @@ for (const row of rows) {
   for (const [key, value] of Object.entries(row))
     if (key !== 'experiment' && key !== 'adapter') console.log(`  ${key}: ${value}`);
 }
+
+// Every experiment's `base` is this branch's build: its probes pooled over all experiments (median of the runs).
+const pooled = new Map();
+for (const file of readdirSync(dir).filter((f) => f.endsWith('.json') && !f.includes('-micro'))) {
+  const result = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+  for (const p of result.probes ?? []) {
+    if (!p.child.startsWith('base/') || p.calls <= 1000) continue;
+    const key = `${p.child.slice(5)} ${p.route} ${p.probe}`;
+    pooled.set(key, [...(pooled.get(key) ?? []), p.medianUs]);
+  }
+}
+console.log(
+  '\nbase (this branch), probes pooled over all experiments: median µs per call [runs, min–max of run medians]',
+);
+for (const [key, values] of [...pooled].sort())
+  console.log(
+    `  ${key}: ${r2(median(values))} [${values.length}, ${r2(Math.min(...values))}–${r2(Math.max(...values))}]`,
+  );
