@@ -7,6 +7,8 @@ export const MAX_TOKEN_LENGTH = 4096;
 /** The parts of an Express or Fastify request that carry credentials. */
 export interface CredentialCarrier {
   headers: Record<string, string | string[] | undefined>;
+  /** The request target (Express and Fastify alike): its query is read only when it has one. */
+  url?: string;
   query?: unknown;
   body?: unknown;
   rawHeaders?: string[];
@@ -20,10 +22,35 @@ export function authorizationHeaderCount(request: CredentialCarrier): number {
   const raw = request.rawHeaders ?? request.raw?.rawHeaders;
   if (!raw) return 1;
   let count = 0;
-  for (let i = 0; i < raw.length; i += 2)
-    if (raw[i]!.length === 13 && raw[i]!.toLowerCase() === 'authorization') count++;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!;
+    // The two usual spellings without a new lower-cased string.
+    if (
+      name === 'authorization' ||
+      name === 'Authorization' ||
+      (name.length === 13 && name.toLowerCase() === 'authorization')
+    )
+      count++;
+  }
   return count;
 }
+
+/**
+ * The query of the request, read only when the request target has one: Express 5's `req.query` is a getter that
+ * parses the query string again on every read (an empty object each time when there is none).
+ */
+const queryOf = (request: CredentialCarrier): unknown =>
+  typeof request.url === 'string' && request.url.indexOf('?') === -1 ? undefined : request.query;
+
+/** `Bearer ` in any case (RFC 9110 §11.1) at the start of the header, compared without a new string. */
+const startsWithBearerSpace = (header: string): boolean =>
+  header.charCodeAt(6) === 32 &&
+  (header.charCodeAt(0) | 0x20) === 98 &&
+  (header.charCodeAt(1) | 0x20) === 101 &&
+  (header.charCodeAt(2) | 0x20) === 97 &&
+  (header.charCodeAt(3) | 0x20) === 114 &&
+  (header.charCodeAt(4) | 0x20) === 101 &&
+  (header.charCodeAt(5) | 0x20) === 114;
 
 /**
  * The bearer token of a request, read from the `Authorization` header only (RFC 6750 §2.1). A token in the query or
@@ -33,7 +60,7 @@ export function authorizationHeaderCount(request: CredentialCarrier): number {
  */
 export function extractBearerToken(request: CredentialCarrier): string {
   const header = request.headers.authorization;
-  if (hasAccessTokenParameter(request.query) || hasAccessTokenParameter(request.body)) {
+  if (hasAccessTokenParameter(queryOf(request)) || hasAccessTokenParameter(request.body)) {
     throw new InvalidRequestError(
       header === undefined
         ? 'send the access token in the Authorization header, not in the query or body'
@@ -45,9 +72,10 @@ export function extractBearerToken(request: CredentialCarrier): string {
     throw new InvalidRequestError('the request carries more than one Authorization header');
   }
   // The auth-scheme is case-insensitive (RFC 9110 §11.1); another scheme means no bearer credentials.
-  const space = header.indexOf(' ');
-  const scheme = space === -1 ? header : header.slice(0, space);
-  if (scheme.toLowerCase() !== 'bearer') {
+  const bearer = startsWithBearerSpace(header);
+  const space = bearer ? 6 : header.indexOf(' ');
+  const scheme = bearer ? 'bearer' : space === -1 ? header : header.slice(0, space);
+  if (!bearer && scheme.toLowerCase() !== 'bearer') {
     // "Bearer<TAB>token" is malformed bearer credentials, not another scheme.
     if (/^bearer\s/i.test(scheme)) throw new InvalidRequestError('the bearer token is malformed');
     throw new MissingCredentialsError('no bearer token');

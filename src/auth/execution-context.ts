@@ -32,7 +32,8 @@ export function graphQLResponseOf(graphQL: GraphQLContext | undefined): object |
  */
 export function requestOf(context: ExecutionContext): object | undefined {
   const type = context.getType<string>();
-  if (type === 'http') return context.switchToHttp().getRequest<object>();
+  // An HTTP context's first argument is the request; switchToHttp() would add three new closures to the context.
+  if (type === 'http') return context.getArgByIndex<object>(0);
   if (type !== 'graphql') return undefined;
   const graphQL = graphQLContextOf(context);
   return graphQL?.req ?? graphQL?.request ?? graphQL?.reply?.request;

@@ -6,6 +6,7 @@ import {
 } from '../errors.js';
 import { LOGGER_CONTEXT } from '../logger.js';
 import type { ResourceServerPrincipal } from '../principal.js';
+import { tokenKeyOn } from '../validation/token-key.js';
 import { TokenValidator } from '../validation/token-validator.js';
 import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
 import { type CredentialCarrier, extractBearerToken } from './bearer-token.js';
@@ -16,7 +17,12 @@ import { type RoutePolicy, RoutePolicies } from './route-policy.js';
 import type { SenderConstraints } from './sender-constraints.js';
 
 /** The request as the guard reads it: its credentials, and `user`, which it sets. */
-export type GuardedRequest = CredentialCarrier & { user?: unknown };
+export type GuardedRequest = CredentialCarrier & {
+  user?: unknown;
+  /** The connection (Express: the request's; Fastify: the raw request's), which keeps the last token's cache key. */
+  socket?: object;
+  raw?: { socket?: object };
+};
 
 /**
  * Authenticates the bearer token (the same TokenValidator as the Passport strategy, called directly: Passport's
@@ -46,10 +52,10 @@ export class ResourceServerGuard implements CanActivate {
       const constraints = this.settings.senderConstraints;
       if (constraints !== undefined) return this.activateConstrained(context, request, policy, constraints);
       const token = extractBearerToken(request);
-      // Without extra parameters, the call (and a cache hit) is what it always was: nothing more built or hashed.
+      // Without extra parameters, nothing more is built or hashed, and the token is hashed once per connection.
       const principal =
         this.settings.parametersOf === undefined
-          ? this.validator.validate(token, policy.validation)
+          ? this.validator.validate(token, policy.validation, tokenKeyOn(request.socket ?? request.raw?.socket, token))
           : this.validator.validate(token, { ...policy.validation, parameters: this.settings.parametersOf(request) });
       if (principal instanceof Promise) {
         return principal

@@ -29,7 +29,7 @@ export const routeContextOf = (request: object): ExecutionContext | undefined =>
 export class RouteContextGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean {
     if (context.getType() === 'http') {
-      context.switchToHttp().getRequest<Record<symbol, unknown>>()[ROUTE_CONTEXT] = context;
+      context.getArgByIndex<Record<symbol, unknown>>(0)[ROUTE_CONTEXT] = context;
       return true;
     }
     const request = requestOf(context);

@@ -59,6 +59,8 @@ const DEFAULT = 'default';
 @Injectable()
 export class RoutePolicies {
   private readonly byClass = new WeakMap<object, WeakMap<object, RoutePolicy>>();
+  /** One lookup on the hot path: the policy last resolved for a handler, with its class. */
+  private readonly byHandler = new WeakMap<object, { readonly type: object; readonly policy: RoutePolicy }>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -68,6 +70,14 @@ export class RoutePolicies {
   of(context: ExecutionContext): RoutePolicy {
     const type = context.getClass();
     const handler = context.getHandler();
+    const last = this.byHandler.get(handler);
+    if (last !== undefined && last.type === type) return last.policy;
+    const policy = this.ofClass(type, handler);
+    this.byHandler.set(handler, { type, policy });
+    return policy;
+  }
+
+  private ofClass(type: object, handler: object): RoutePolicy {
     let byHandler = this.byClass.get(type);
     if (byHandler === undefined) this.byClass.set(type, (byHandler = new WeakMap()));
     let policy = byHandler.get(handler);

@@ -50,10 +50,15 @@ export class RoutingTokenValidator extends TokenValidator {
     super();
   }
 
-  validate(token: string, call?: ValidationCall): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
+  validate(
+    token: string,
+    call?: ValidationCall,
+    tokenKey?: string,
+  ): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
     const names = call?.authorizationServers;
-    if (names === undefined || names.length === 0) return this.servers.default.validator.validate(token, call);
-    if (names.length === 1) return this.named(names[0]!).validate(token, call);
+    if (names === undefined || names.length === 0)
+      return this.servers.default.validator.validate(token, call, tokenKey);
+    if (names.length === 1) return this.named(names[0]!).validate(token, call, tokenKey);
     if (isJwtAccessToken(token)) {
       const server = this.servers.withIssuer(claimedIssuer(token));
       if (server === undefined || !names.includes(server.name)) {
@@ -61,9 +66,9 @@ export class RoutingTokenValidator extends TokenValidator {
           'the JWT access token was issued by an authorization server this route does not accept',
         );
       }
-      return server.validator.validate(token, call);
+      return server.validator.validate(token, call, tokenKey);
     }
-    return this.named(names[0]!).validate(token, call);
+    return this.named(names[0]!).validate(token, call, tokenKey);
   }
 
   private named(name: string): CachingTokenValidator {

@@ -42,8 +42,15 @@ export interface ValidationCall {
  * validator when configured, an unconfigured stand-in otherwise.
  */
 export abstract class TokenValidator {
-  /** The principal for a bearer token, or a ResourceServerError. Returns synchronously on a fresh cache hit. */
-  abstract validate(token: string, call?: ValidationCall): ResourceServerPrincipal | Promise<ResourceServerPrincipal>;
+  /**
+   * The principal for a bearer token, or a ResourceServerError. Returns synchronously on a fresh cache hit.
+   * `tokenKey`: the token's cache key when the caller already has it (the guard keeps it per connection: `tokenKeyOn`).
+   */
+  abstract validate(
+    token: string,
+    call?: ValidationCall,
+    tokenKey?: string,
+  ): ResourceServerPrincipal | Promise<ResourceServerPrincipal>;
 }
 
 /** Stands in when the module has no usable settings: every token gets 503. */
@@ -103,11 +110,15 @@ export class CachingTokenValidator extends TokenValidator {
     else this.cache.invalidateSubject(message.value);
   }
 
-  validate(token: string, call?: ValidationCall): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
+  validate(
+    token: string,
+    call?: ValidationCall,
+    tokenKey?: string,
+  ): ResourceServerPrincipal | Promise<ResourceServerPrincipal> {
     const parameters = call?.parameters;
     const key =
       parameters === undefined
-        ? IntrospectionCache.key(token)
+        ? (tokenKey ?? IntrospectionCache.key(token))
         : IntrospectionCache.keyWithParameters(token, parameters);
     const cached = this.cache.get(key);
     if (cached !== undefined && this.now() < cached.freshUntil) {

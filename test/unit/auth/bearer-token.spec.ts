@@ -223,4 +223,47 @@ describe('extractBearerToken', () => {
       }
     });
   });
+
+  describe('the hot path reads no more than it needs', () => {
+    it("a target without '?' has no query to read (Express 5 parses req.query on every read)", () => {
+      let reads = 0;
+      const request = withHeader(`Bearer ${TOKEN}`, { url: '/documents' });
+      Object.defineProperty(request, 'query', {
+        get: () => {
+          reads += 1;
+          return {};
+        },
+      });
+      expect(extractBearerToken(request)).toBe(TOKEN);
+      expect(reads).toBe(0);
+    });
+
+    it("a target with '?' still has its query checked for access_token", () => {
+      expectInvalidRequest(
+        withHeader(`Bearer ${TOKEN}`, { url: '/documents?access_token=x', query: { access_token: 'x' } }),
+      );
+      expectInvalidRequest({ headers: {}, url: '/documents?access_token=x', query: { access_token: 'x' } });
+    });
+
+    it.each(['Bearer', 'bearer', 'BEARER', 'bEaReR'])('the scheme %s is read without a new string', (scheme) => {
+      expect(extractBearerToken(withHeader(`${scheme} ${TOKEN}`))).toBe(TOKEN);
+    });
+
+    it.each(['Bearex', 'Bearer\t', 'Beare r', 'Bearer_'])(
+      '%j + token is not the Bearer scheme followed by a space',
+      (scheme) => {
+        expect(errorOf(withHeader(`${scheme}${scheme.length === 6 ? ' ' : ''}${TOKEN}`))).toBeInstanceOf(
+          ResourceServerError,
+        );
+      },
+    );
+
+    it('the raw header names are matched in any spelling', () => {
+      for (const name of ['authorization', 'Authorization', 'AUTHORIZATION', 'AuThOrIzAtIoN']) {
+        expectInvalidRequest(
+          withHeader(`Bearer ${TOKEN}`, { rawHeaders: [name, `Bearer ${TOKEN}`, 'authorization', 'x'] }),
+        );
+      }
+    });
+  });
 });

@@ -38,7 +38,11 @@ const PRINCIPAL: ResourceServerPrincipal = Object.freeze({
 });
 
 const http = (request: object): ExecutionContext =>
-  ({ getType: () => 'http', switchToHttp: () => ({ getRequest: () => request }) }) as unknown as ExecutionContext;
+  ({
+    getType: () => 'http',
+    switchToHttp: () => ({ getRequest: () => request }),
+    getArgByIndex: (index: number) => [request][index],
+  }) as unknown as ExecutionContext;
 const graphQL = (context: object): ExecutionContext =>
   ({
     getType: () => 'graphql',

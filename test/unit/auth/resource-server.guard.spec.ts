@@ -2,6 +2,7 @@
  * ResourceServerGuard with a stub validator, Nest's real Reflector and route decorators: public routes, the answers
  * of each failure (status and challenge set on the response), synchronous admission on a cache hit, resolveUser.
  */
+import { jest } from '@jest/globals';
 import 'reflect-metadata';
 import type { ExecutionContext } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
@@ -18,6 +19,7 @@ import {
   InvalidTokenError,
 } from '../../../src/errors.js';
 import type { ResourceServerPrincipal } from '../../../src/principal.js';
+import { IntrospectionCache } from '../../../src/cache/introspection-cache.js';
 import { TokenValidator, type ValidationCall } from '../../../src/validation/token-validator.js';
 import { captureNestLogs } from '../../e2e/e2e-helpers.js';
 
@@ -36,7 +38,7 @@ class StubValidator extends TokenValidator {
   constructor(private readonly answer: (token: string) => ResourceServerPrincipal | Promise<ResourceServerPrincipal>) {
     super();
   }
-  validate(token: string, ...rest: [ValidationCall?]) {
+  validate(token: string, ...rest: [ValidationCall?, string?]) {
     this.tokens.push(token);
     this.calls.push([token, ...rest]);
     return this.answer(token);
@@ -65,6 +67,7 @@ function contextFor(method: keyof Documents, headers: Record<string, string> = {
     getClass: () => Documents,
     getHandler: () => Documents.prototype[method],
     switchToHttp: () => ({ getRequest: () => request, getResponse: () => response }),
+    getArgByIndex: (index: number) => [request, response][index],
   } as unknown as ExecutionContext;
   return { context, request, response };
 }
@@ -217,10 +220,30 @@ describe('ResourceServerGuard', () => {
   });
 
   describe('extra introspection parameters', () => {
-    it('none configured: the validator is called with the token alone (the hot path is unchanged)', () => {
+    it('none configured: the validator is called with the token and its cache key, no parameters', () => {
       const validator = new StubValidator(() => PRINCIPAL);
       expect(guard(validator).canActivate(contextFor('list', { authorization: 'Bearer abc' }).context)).toBe(true);
-      expect(validator.calls).toEqual([['abc']]);
+      expect(validator.calls).toStrictEqual([['abc', undefined, IntrospectionCache.key('abc')]]);
+    });
+
+    it("the key is hashed once per token per connection (the socket), and is the new token's when it changes", () => {
+      const validator = new StubValidator(() => PRINCIPAL);
+      const g = guard(validator);
+      const socket = {};
+      const hash = jest.spyOn(IntrospectionCache, 'key');
+      try {
+        for (const token of ['abc', 'abc', 'abd', 'abd']) {
+          const { context, request } = contextFor('list', { authorization: `Bearer ${token}` });
+          Object.assign(request, { socket });
+          expect(g.canActivate(context)).toBe(true);
+        }
+        expect(hash.mock.calls).toEqual([['abc'], ['abd']]);
+      } finally {
+        hash.mockRestore();
+      }
+      expect(validator.calls.map(([, , key]) => key)).toEqual(
+        ['abc', 'abc', 'abd', 'abd'].map((token) => IntrospectionCache.key(token)),
+      );
     });
 
     it("configured: the request's parameters go with the token, and a cache hit still admits synchronously", () => {

@@ -1,0 +1,52 @@
+/**
+ * tokenKeyOn: the guard hashes a token once per connection; the key is always the token's own.
+ */
+import { jest } from '@jest/globals';
+import { IntrospectionCache } from '../../../src/cache/introspection-cache.js';
+import { tokenKeyOn } from '../../../src/validation/token-key.js';
+
+describe('tokenKeyOn', () => {
+  afterEach(() => jest.restoreAllMocks());
+
+  it('the same token on the same connection is hashed once; the key is IntrospectionCache.key of it', () => {
+    const hash = jest.spyOn(IntrospectionCache, 'key');
+    const connection = {};
+    const first = tokenKeyOn(connection, 'token-a');
+    expect(tokenKeyOn(connection, 'token-a')).toBe(first);
+    expect(hash).toHaveBeenCalledTimes(1);
+    hash.mockRestore();
+    expect(first).toBe(IntrospectionCache.key('token-a'));
+  });
+
+  it('another token on the connection gets its own key (the whole token is compared), then replaces the memo', () => {
+    const connection = {};
+    const a = tokenKeyOn(connection, 'token-a');
+    const b = tokenKeyOn(connection, 'token-b');
+    expect(b).toBe(IntrospectionCache.key('token-b'));
+    expect(b).not.toBe(a);
+    // A token differing in its last character only: never the memo's key.
+    expect(tokenKeyOn(connection, 'token-c')).toBe(IntrospectionCache.key('token-c'));
+    expect(tokenKeyOn(connection, 'token-a')).toBe(a);
+  });
+
+  it('two connections keep their own tokens', () => {
+    const [one, two] = [{}, {}];
+    tokenKeyOn(one, 'token-a');
+    tokenKeyOn(two, 'token-b');
+    const hash = jest.spyOn(IntrospectionCache, 'key');
+    expect(tokenKeyOn(one, 'token-a')).toBe(IntrospectionCache.key('token-a'));
+    expect(tokenKeyOn(two, 'token-b')).toBe(IntrospectionCache.key('token-b'));
+    expect(hash).toHaveBeenCalledTimes(2); // the two explicit calls above, none from the memo
+  });
+
+  it('without a connection, just the hash', () => {
+    expect(tokenKeyOn(undefined, 'token-a')).toBe(IntrospectionCache.key('token-a'));
+  });
+
+  it('the memo is not enumerable data of the connection (no JSON, no keys)', () => {
+    const connection = {};
+    tokenKeyOn(connection, 'token-a');
+    expect(Object.keys(connection)).toEqual([]);
+    expect(JSON.stringify(connection)).toBe('{}');
+  });
+});
