@@ -6,7 +6,7 @@ import { RESOURCE_SERVER_METADATA } from './resource-server.tokens.js';
 export interface ProtectedResourceMetadata {
   resource: string;
   authorization_servers: string[];
-  jwks_uri: string;
+  jwks_uri?: string;
   scopes_supported?: string[];
   bearer_methods_supported: string[];
   dpop_signing_alg_values_supported?: string[];

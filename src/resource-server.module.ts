@@ -45,6 +45,7 @@ function resourceMetadataControllerAt(route: string | false): Type<ResourceMetad
 }
 
 const routesOf = (extras: ResourceServerModuleExtras): ModuleRoutes => ({
+  jwks: extras.jwks !== false,
   jwksPath: extras.jwksPath ?? '/jwks',
   resourceMetadataPath: extras.resourceMetadataPath ?? DEFAULT_RESOURCE_METADATA_PATH,
 });

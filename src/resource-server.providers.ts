@@ -143,6 +143,17 @@ function sharedTierOf(
   });
 }
 
+/** Whether an AS's shared tier names the same store as the default AS's (the module then connects once). */
+function sameStoreSource(settings: ResourceServerSettings, top: ResourceServerSettings): boolean {
+  const [mine, theirs] = [settings.cache, top.cache];
+  return (
+    (mine.redisUrl ?? mine.redisClient ?? mine.store) !== undefined &&
+    mine.redisUrl === theirs.redisUrl &&
+    mine.redisClient === theirs.redisClient &&
+    mine.store === theirs.store
+  );
+}
+
 /** The RS keys of every AS, once each (two ASs may encrypt to the same key). */
 function uniqueKeys(servers: ResourceServerState['servers']): DecryptionKey[] {
   return [
@@ -154,6 +165,8 @@ function uniqueKeys(servers: ResourceServerState['servers']): DecryptionKey[] {
 
 /** The paths of the module's own routes (module extras). */
 export interface ModuleRoutes {
+  /** Whether the module serves the JWKS (`jwks: false`: the app does, elsewhere). */
+  readonly jwks: boolean;
   readonly jwksPath: string;
   readonly resourceMetadataPath: string | false;
 }
@@ -224,7 +237,7 @@ function resourceMetadataOf(state: ResourceServerState, routes: ModuleRoutes): P
   return Object.freeze({
     resource: origin,
     authorization_servers: [...state.servers.values()].map((server) => server.settings.issuer),
-    jwks_uri: `${origin}${withSlash(routes.jwksPath)}`,
+    ...(routes.jwks ? { jwks_uri: `${origin}${withSlash(routes.jwksPath)}` } : {}),
     ...(scopes.length > 0 ? { scopes_supported: scopes } : {}),
     bearer_methods_supported: ['header'],
     ...(settings.dpop !== 'off' ? { dpop_signing_alg_values_supported: [...settings.dpopSigningAlgs] } : {}),
@@ -285,8 +298,12 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
     // Each AS has its own client (breaker, limit, keys) and validator (cache); none when unconfigured.
     // The default AS's shared tier is the IntrospectionStore provider's; the module makes the others' stores.
     provide: AuthorizationServerRegistry,
-    inject: [RESOURCE_SERVER_STATE, SHARED_TIER],
-    useFactory: async ({ servers }: ResourceServerState, defaultTier: SharedIntrospectionStore | null) => {
+    inject: [RESOURCE_SERVER_STATE, SHARED_TIER, IntrospectionStore],
+    useFactory: async (
+      { servers, settings: top }: ResourceServerState,
+      defaultTier: SharedIntrospectionStore | null,
+      defaultStore: KeyValueStore | null,
+    ) => {
       const runtimes = new Map<string, AuthorizationServerRuntime>();
       const ownedStores: KeyValueStore[] = [];
       // /jwks serves the keys of every AS, and an AS may encrypt to any of them: an AS that encrypts decrypts with all.
@@ -295,8 +312,11 @@ export const RESOURCE_SERVER_PROVIDERS: Provider[] = [
         const client = new HttpAuthorizationServerClient(settings, decryptionKeys.length > 0 ? allKeys : []);
         let shared = defaultTier ?? undefined;
         if (name !== DEFAULT_AUTHORIZATION_SERVER) {
-          const store = await introspectionStoreOf(settings);
-          if (store !== null && store !== settings.cache.store) ownedStores.push(store);
+          // The same store as the default AS (the IntrospectionStore provider, also when a test overrides it): one
+          // connection; its own tier all the same (its keys and channel are separated by its namespace).
+          const same = top !== undefined && sameStoreSource(settings, top);
+          const store = same ? defaultStore : await introspectionStoreOf(settings);
+          if (!same && store !== null && store !== settings.cache.store) ownedStores.push(store);
           shared = sharedTierOf(settings, store);
         }
         const validator = new CachingTokenValidator(settings, client, shared);

@@ -32,6 +32,7 @@ interface Duplicable {
  */
 export class RedisIntrospectionStore implements KeyValueStore {
   private subscriber?: Subscriber;
+  private readonly listeners = new Map<string, ((message: string) => void)[]>();
 
   constructor(
     private readonly redis: RedisCommands,
@@ -69,20 +70,35 @@ export class RedisIntrospectionStore implements KeyValueStore {
   }
 
   async subscribe(channel: string, onMessage: (message: string) => void): Promise<void> {
+    const subscriber = this.subscriberConnection();
+    if (subscriber === undefined) return;
+    // Several tiers (one per authorization server) may share this store: one connection, a channel each.
+    const listeners = this.listeners.get(channel) ?? [];
+    this.listeners.set(channel, [...listeners, onMessage]);
+    if (listeners.length === 0) await subscriber.subscribe(channel);
+  }
+
+  /** The connection that subscribes (a subscribed one can do nothing else), made on the first subscription. */
+  private subscriberConnection(): Subscriber | undefined {
+    if (this.subscriber !== undefined) return this.subscriber;
     const source = this.redis as unknown as Duplicable;
-    if (typeof source.duplicate !== 'function') return;
-    // The subscription is queued until connected and made again after a reconnection. A Cluster's duplicate takes
-    // its nodes first (none: the same).
+    if (typeof source.duplicate !== 'function') return undefined;
+    // The subscription is queued until connected (however long Redis is down: no retry limit, no command timeout)
+    // and made again after a reconnection. A Cluster's duplicate takes its nodes first (none: the same).
+    const queued = { maxRetriesPerRequest: null, commandTimeout: undefined };
     const subscriber = source.isCluster
-      ? source.duplicate([], { enableOfflineQueue: true })
-      : source.duplicate({ enableOfflineQueue: true, autoResubscribe: true });
-    this.subscriber = subscriber;
+      ? source.duplicate([], {
+          enableOfflineQueue: true,
+          redisOptions: { ...(source as { options?: { redisOptions?: object } }).options?.redisOptions, ...queued },
+        })
+      : source.duplicate({ enableOfflineQueue: true, autoResubscribe: true, ...queued });
     // Failures are reported by the commands that meet them: no "unhandled error event".
     subscriber.on('error', () => undefined);
-    subscriber.on('message', (from, message) => {
-      if (from === channel) onMessage(message);
+    subscriber.on('message', (channel, message) => {
+      for (const listener of this.listeners.get(channel) ?? []) listener(message);
     });
-    await subscriber.subscribe(channel);
+    this.subscriber = subscriber;
+    return subscriber;
   }
 
   onApplicationShutdown(): void {

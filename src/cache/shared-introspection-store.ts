@@ -1,7 +1,7 @@
 import { createHmac, hkdfSync } from 'node:crypto';
 import { Logger } from '@nestjs/common';
 import { LOGGER_CONTEXT } from '../logger.js';
-import { sharedStoreErrorChannel } from '../observability/diagnostics.js';
+import { sharedStoreErrorChannel, type SharedStoreErrorEvent } from '../observability/diagnostics.js';
 import { open, seal } from './aead.js';
 
 /**
@@ -62,7 +62,7 @@ function withinBudget<T>(call: () => Promise<T>, ms: number): Promise<T> {
   return Promise.race([Promise.resolve().then(call), timeout]).finally(() => clearTimeout(timer));
 }
 
-type Operation = 'get' | 'set' | 'delete' | 'claim' | 'publish' | 'subscribe';
+type Operation = SharedStoreErrorEvent['operation'];
 
 /**
  * Optional second cache tier shared by several API instances, over any store (Redis, a Redis Cluster, the app's own).

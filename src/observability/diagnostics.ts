@@ -53,7 +53,7 @@ export interface CircuitBreakerEvent {
 }
 
 export interface SharedStoreErrorEvent {
-  readonly operation: 'get' | 'set';
+  readonly operation: 'get' | 'set' | 'delete' | 'claim' | 'publish' | 'subscribe';
   /** The error's code when it has one (`ECONNREFUSED`, `ETIMEDOUT`). */
   readonly code?: string;
 }

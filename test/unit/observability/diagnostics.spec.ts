@@ -13,7 +13,11 @@ import { CircuitBreaker } from '../../../src/authorization-server/circuit-breake
 import { SharedIntrospectionStore } from '../../../src/cache/shared-introspection-store.js';
 import { validateOptions } from '../../../src/config/resource-server-settings.js';
 import { AuthorizationServerUnavailableError, UntrustedIntrospectionResponseError } from '../../../src/errors.js';
-import { DIAGNOSTICS_CHANNELS, introspectionStarted } from '../../../src/observability/diagnostics.js';
+import {
+  DIAGNOSTICS_CHANNELS,
+  introspectionStarted,
+  type SharedStoreErrorEvent,
+} from '../../../src/observability/diagnostics.js';
 import type { TokenIntrospection } from '../../../src/principal.js';
 import { CachingTokenValidator } from '../../../src/validation/token-validator.js';
 
@@ -232,6 +236,20 @@ describe('diagnostics channels', () => {
       ['shared-store:error', { operation: 'get', code: 'ECONNREFUSED' }],
       ['shared-store:error', { operation: 'set' }],
     ]);
+  });
+
+  it('shared store errors of the optional members name their operation: delete, claim, publish, subscribe', async () => {
+    const down = () => Promise.reject(Object.assign(new Error('down'), { code: 'ECONNREFUSED' }));
+    const store = { get: down, set: down, delete: down, setIfAbsent: down, publish: down, subscribe: down };
+    const s = new SharedIntrospectionStore(store, { namespace: 'n', secret: 's'.repeat(32), commandTimeoutMs: 100 });
+    const events = await recorded(async () => {
+      await s.delete('k');
+      await s.claimOnce('jti', 1_000);
+      await s.publishInvalidation({ type: 'token', value: 'k' });
+      await s.onInvalidation(() => undefined);
+    });
+    const operations: SharedStoreErrorEvent['operation'][] = ['delete', 'claim', 'publish', 'subscribe'];
+    expect(events).toEqual(operations.map((operation) => ['shared-store:error', { operation, code: 'ECONNREFUSED' }]));
   });
 
   it('nobody subscribed: no introspection event is built', () => {
