@@ -156,6 +156,9 @@ export class ResourceServerGraphQLError extends Error {
     const { status, code } = exception.error;
     super(MESSAGE[code]);
     this.name = 'ResourceServerGraphQLError';
+    // GraphQL servers copy an error's stack into the answer in development builds (Apollo: extensions.stacktrace):
+    // a refusal is an expected outcome, its frames (our files, the app's) are nobody's business.
+    this.stack = `${this.name}: ${this.message}`;
     const headers = Object.entries(exception.headers);
     this.extensions = {
       code: GRAPHQL_CODE[status],

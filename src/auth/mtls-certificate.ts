@@ -10,8 +10,9 @@ import { BlockList, isIPv4 } from 'node:net';
 /** The parts of an Express or Fastify request this reads. */
 export interface CertificateCarrier {
   headers: Record<string, string | string[] | undefined>;
+  rawHeaders?: string[];
   socket?: PeerSocket;
-  raw?: { socket?: PeerSocket };
+  raw?: { socket?: PeerSocket; rawHeaders?: string[] };
 }
 
 interface PeerSocket {
@@ -27,7 +28,8 @@ export interface ClientCertificateSettings {
 }
 
 const thumbprintOfDer = (der: Buffer): string => createHash('sha256').update(der).digest('base64url');
-const PEM = /-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----/;
+/** Exactly one certificate, nothing around it: a list (a proxy that appended to the client's value) is not one. */
+const PEM = /^-----BEGIN CERTIFICATE-----([A-Za-z0-9+/=\s]+)-----END CERTIFICATE-----$/;
 const STRUCTURED_BYTES = /^:([A-Za-z0-9+/]+={0,2}):$/;
 
 /**
@@ -48,7 +50,7 @@ export function certificateFromHeader(value: string): Buffer | undefined {
         return undefined;
       }
     }
-    const body = PEM.exec(pem)?.[1];
+    const body = PEM.exec(pem.trim())?.[1];
     if (body !== undefined) der = Buffer.from(body.replace(/\s+/g, ''), 'base64');
   }
   if (der === undefined || der.length === 0) return undefined;
@@ -86,11 +88,20 @@ export class ClientCertificates {
     if (this.header !== undefined && this.fromTrustedProxy(socket.remoteAddress)) {
       // Behind the proxy, the proxy's word only: the connection's own certificate (if any) is the proxy's.
       const value = request.headers[this.header];
-      if (typeof value !== 'string') return undefined;
+      // Node joins repeated header lines: two lines mean the client's own value reached us next to the proxy's.
+      if (typeof value !== 'string' || this.headerLines(request) > 1) return undefined;
       const der = certificateFromHeader(value);
       return der === undefined ? undefined : thumbprintOfDer(der);
     }
     return this.ofConnection(socket);
+  }
+
+  private headerLines(request: CertificateCarrier): number {
+    const raw = request.rawHeaders ?? request.raw?.rawHeaders;
+    if (!raw) return 1;
+    let count = 0;
+    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === this.header) count++;
+    return count;
   }
 
   private ofConnection(socket: PeerSocket): string | undefined {

@@ -15,6 +15,11 @@ const isPassportGuard = (guard: unknown): boolean => {
 
 const isOurGuard = (guard: unknown): boolean => guard === ResourceServerGuard || guard instanceof ResourceServerGuard;
 
+/** `@nestjs/graphql`'s method metadata (read by name: the package stays optional). */
+const RESOLVER_TYPE = 'graphql:resolver_type';
+const RESOLVER_PROPERTY = 'graphql:resolve_property';
+const ROOT_FIELDS = new Set(['Query', 'Mutation', 'Subscription']);
+
 const paths = (value: unknown): string[] => (Array.isArray(value) ? value : [value ?? '']).map(String);
 
 /**
@@ -74,6 +79,57 @@ export class RouteAudit implements OnApplicationBootstrap {
           const what = named ? 'service providers (@AllowedServiceProviders)' : 'required scopes (@RequiredScopes)';
           findings.push(
             `${route} names ${what} but no guard of this module covers it: it is open to every caller (add @UseGuards(ResourceServerGuard))`,
+          );
+        }
+      }
+    }
+    findings.push(...this.resolverFindings(globallyOurs));
+    return findings;
+  }
+
+  /**
+   * The same mistakes on GraphQL resolvers (providers, not controllers): a root field that names a policy no guard
+   * covers is open; a field resolver (`@ResolveField`) that names its own is not judged at all unless the GraphQL
+   * module runs guards on field resolvers (`fieldResolverEnhancers: ['guards']`).
+   */
+  private resolverFindings(globallyOurs: boolean): string[] {
+    const findings: string[] = [];
+    for (const wrapper of this.discovery.getProviders()) {
+      const type = wrapper.metatype as Type | undefined;
+      const instance = wrapper.instance as Record<string, unknown> | undefined;
+      if (!type || !instance || typeof instance !== 'object') continue;
+      const prototype = Object.getPrototypeOf(instance) as object | null;
+      if (!prototype) continue;
+      const classGuards: unknown[] = this.reflector.get(GUARDS_METADATA, type) ?? [];
+      for (const name of this.scanner.getAllMethodNames(prototype)) {
+        const handler = instance[name] as (...args: unknown[]) => unknown;
+        if (typeof handler !== 'function') continue;
+        const rootField = this.reflector.get<string | undefined>(RESOLVER_TYPE, handler);
+        const fieldResolver = this.reflector.get<boolean | undefined>(RESOLVER_PROPERTY, handler) === true;
+        if (!(typeof rootField === 'string' && ROOT_FIELDS.has(rootField)) && !fieldResolver) continue;
+        if (isPublicRoute(handler, type)) continue;
+        const field = `${type.name}.${name}`;
+        if (fieldResolver) {
+          const own =
+            this.reflector.get(ALLOWED_SERVICE_PROVIDERS, handler) !== undefined ||
+            this.reflector.get(REQUIRED_SCOPES, handler) !== undefined;
+          if (own) {
+            findings.push(
+              `GraphQL field resolver ${field} names its own service providers or required scopes, but Nest runs no guard on field resolvers unless the GraphQL module sets fieldResolverEnhancers: ['guards']: without it they are not checked`,
+            );
+          }
+          continue;
+        }
+        const targets = [handler, type];
+        const guards = [...classGuards, ...(this.reflector.get<unknown[]>(GUARDS_METADATA, handler) ?? [])];
+        const guarded = globallyOurs || guards.some(isOurGuard) || guards.some(isPassportGuard);
+        const named =
+          this.reflector.getAllAndOverride<string[] | undefined>(ALLOWED_SERVICE_PROVIDERS, targets) !== undefined;
+        const scoped = this.reflector.getAllAndOverride<unknown>(REQUIRED_SCOPES, targets) !== undefined;
+        if ((named || scoped) && !guarded) {
+          const what = named ? 'service providers (@AllowedServiceProviders)' : 'required scopes (@RequiredScopes)';
+          findings.push(
+            `GraphQL ${rootField} ${field} names ${what} but no guard of this module covers it: it is open to every caller (add @UseGuards(ResourceServerGuard))`,
           );
         }
       }

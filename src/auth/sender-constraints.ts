@@ -55,6 +55,8 @@ export interface Credentials {
 }
 
 const DPOP_SCHEME = /^dpop(?=\s|$)/i;
+/** RFC 9110 §7.2 Host = uri-host [ ":" port ]: a reg-name or an IP literal, nothing that could carry a path. */
+const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 
 function headerCount(request: CredentialCarrier, lowerName: string): number {
   const raw = request.rawHeaders ?? request.raw?.rawHeaders;
@@ -161,7 +163,8 @@ export class SenderConstraints {
     let origin = this.settings.publicOrigin;
     if (origin === undefined) {
       const host = request.headers.host;
-      if (typeof host !== 'string' || host === '') return undefined;
+      // A Host header holding '/', '?', '#', '@' or '\\' would put the attacker's path into the URL htu is compared with.
+      if (typeof host !== 'string' || !HOST_HEADER.test(host)) return undefined;
       const protocol =
         typeof request.protocol === 'string'
           ? request.protocol

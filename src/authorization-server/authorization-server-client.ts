@@ -166,7 +166,7 @@ function errorAnswer(response: HttpResponse, clientAuthMethod: ClientAuthMethod)
   }
   if (code === 'invalid_client_metadata') {
     return new AuthorizationServerUnavailableError(
-      `${answered}: the AS could not use our registration, most often it could not fetch our /jwks (it caches it for at least 60 s)`,
+      `${answered}: the AS could not use our registration, most often it could not fetch our /jwks or found no key there to encrypt to (set OIDC_RS_PRIVATE_KEY_FILE or OIDC_RS_PRIVATE_KEY_STR; the AS caches /jwks for at least 60 s: retry after that)`,
     );
   }
   return new AuthorizationServerUnavailableError(answered);
@@ -465,6 +465,7 @@ export class HttpAuthorizationServerClient extends AuthorizationServerClient {
       audience: this.settings.audience ?? '',
       algorithms: this.settings.accessTokenSigningAlgs,
       verificationKey: (header, jws) => this.keySet.getKey(header, jws),
+      keysAreCurrent: () => this.keySet.current,
       clockToleranceSeconds: this.settings.clockToleranceSeconds,
     });
   }

@@ -39,6 +39,8 @@ export interface JwtAccessTokenContext {
   /** The AS's signing keys (its JWKS). */
   verificationKey: JWTVerifyGetKey;
   clockToleranceSeconds: number;
+  /** Whether the AS's keys were just fetched: then a `kid` they lack (or an `alg` none of them has) is a 401. */
+  keysAreCurrent?: () => boolean;
   /** Seconds since the epoch; injectable for tests. */
   now?: () => number;
 }
@@ -69,6 +71,11 @@ export async function verifyJwtAccessToken(token: string, context: JwtAccessToke
   } catch (error) {
     if (error instanceof ResourceServerError) throw error;
     if (error instanceof joseErrors.JWKSNoMatchingKey) {
+      if (context.keysAreCurrent?.() === true) {
+        throw new InvalidTokenError('the JWT access token names no key of the AS (its JWKS was just fetched)', {
+          cause: error,
+        });
+      }
       throw new AuthorizationServerUnavailableError('the AS JWKS holds no key for this JWT access token (yet)', {
         cause: error,
       });

@@ -48,6 +48,18 @@ export class RemoteKeySet {
     }
   };
 
+  /**
+   * Whether the set held was fetched successfully within the cooldown (and no fetch failed since): a `kid` it lacks
+   * then is not a key the AS is rotating in, it is not the AS's.
+   */
+  get current(): boolean {
+    return (
+      this.keys !== undefined &&
+      this.fetchedAt >= this.failedAt &&
+      this.now() - this.fetchedAt < this.options.cooldownMs
+    );
+  }
+
   /** Fetches the set now if none is held (a start-up check): resolves once keys are held, rejects with the failure. */
   async load(): Promise<void> {
     if (this.keys === undefined) await this.reload();

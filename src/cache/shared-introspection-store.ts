@@ -48,6 +48,8 @@ export interface SharedEntry {
 }
 
 const VERSION = 'v2';
+/** Budget of a write that someone awaits (delete, a subject's list, publish): past it, given up and logged. */
+const AWAITED_WRITE_BUDGET_MS = 1_000;
 
 class ReadTimeout extends Error {
   readonly code = 'ETIMEDOUT';
@@ -120,8 +122,9 @@ export class SharedIntrospectionStore {
 
   /** A call to the store that never throws: a failure is logged once per outage and gives `fallback`. */
   private attempt<T, F>(operation: Operation, call: () => Promise<T>, fallback: F): Promise<T | F> {
+    const bounded = operation === 'delete' || operation === 'publish';
     return Promise.resolve()
-      .then(call)
+      .then(() => (bounded ? withinBudget(call, AWAITED_WRITE_BUDGET_MS) : call()))
       .then(
         (value) => {
           this.reachable();
@@ -263,11 +266,16 @@ export class SharedIntrospectionStore {
     await this.attempt(
       'subscribe',
       () =>
-        subscribe.call(this.store, this.channel, (sealed: string) => {
-          const message = this.openInvalidation(sealed);
-          if (message === undefined)
-            this.logger.warn('shared cache invalidation message failed its integrity check; ignored');
-          else handler(message);
+        subscribe.call(this.store, this.channel, (sealed: unknown) => {
+          // Called from the store's own code (an event emitter): nothing may be thrown back into it.
+          try {
+            const message = typeof sealed === 'string' ? this.openInvalidation(sealed) : undefined;
+            if (message === undefined)
+              this.logger.warn('shared cache invalidation message failed its integrity check; ignored');
+            else handler(message);
+          } catch (error) {
+            this.unhealthy(error, 'subscribe');
+          }
         }),
       undefined,
     );

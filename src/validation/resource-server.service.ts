@@ -10,11 +10,17 @@ export class ResourceServerService {
   constructor(private readonly servers: AuthorizationServerRegistry | undefined) {}
 
   async invalidateToken(token: string): Promise<void> {
-    for (const server of this.servers?.byName.values() ?? []) await server.validator.invalidateToken(token);
+    // Every AS's memory at once (each call drops it before its first await), then the shared tiers side by side: a
+    // slow store of one AS must not keep another AS's cache serving the token.
+    await Promise.all(
+      [...(this.servers?.byName.values() ?? [])].map((server) => server.validator.invalidateToken(token)),
+    );
   }
 
   /** `sub` as the AS gives it to this resource server (pairwise or public): what `principal.sub` holds. */
   async invalidateSubject(sub: string): Promise<void> {
-    for (const server of this.servers?.byName.values() ?? []) await server.validator.invalidateSubject(sub);
+    await Promise.all(
+      [...(this.servers?.byName.values() ?? [])].map((server) => server.validator.invalidateSubject(sub)),
+    );
   }
 }

@@ -1,4 +1,5 @@
 import { Logger } from '@nestjs/common';
+import { LRUCache } from 'lru-cache';
 import type {
   AuthorizationServerClient,
   IntrospectionAnswer,
@@ -71,6 +72,11 @@ export class CachingTokenValidator extends TokenValidator {
   private readonly logger = new Logger(LOGGER_CONTEXT);
   readonly cache: IntrospectionCache;
   private readonly cacheOptions: Parameters<typeof lifetimesOf>[1];
+  /**
+   * Token key → the keys its answers were cached under with extra introspection parameters (one per requester_ip…),
+   * so that invalidateToken, and an invalidation message from another instance, reach them. Filled on a miss only.
+   */
+  private readonly keysWithParameters: LRUCache<string, Set<string>>;
 
   constructor(
     private readonly settings: ResourceServerSettings,
@@ -86,6 +92,7 @@ export class CachingTokenValidator extends TokenValidator {
       staleIfErrorSeconds: settings.staleIfErrorSeconds,
     };
     this.cache = new IntrospectionCache({ maxEntries: settings.cache.maxEntries, ...this.cacheOptions, now });
+    this.keysWithParameters = new LRUCache({ max: Math.max(1, settings.cache.maxEntries) });
     // Invalidations published by any instance (this one too) reach this cache.
     void shared?.onInvalidation((message) => this.invalidateHere(message));
   }
@@ -93,8 +100,10 @@ export class CachingTokenValidator extends TokenValidator {
   /** Forgets a token here, in the shared tier, and on every instance sharing it. */
   async invalidateToken(token: string): Promise<void> {
     const key = IntrospectionCache.key(token);
+    const withParameters = [...(this.keysWithParameters.get(key) ?? [])];
     this.invalidateHere({ type: 'token', value: key });
     await this.shared?.delete(key);
+    for (const other of withParameters) await this.shared?.delete(other);
     await this.shared?.publishInvalidation({ type: 'token', value: key });
   }
 
@@ -106,8 +115,18 @@ export class CachingTokenValidator extends TokenValidator {
   }
 
   private invalidateHere(message: InvalidationMessage): void {
-    if (message.type === 'token') this.cache.invalidate(message.value);
-    else this.cache.invalidateSubject(message.value);
+    if (message.type === 'token') {
+      this.cache.invalidate(message.value);
+      const withParameters = this.keysWithParameters.get(message.value);
+      if (withParameters !== undefined) {
+        this.keysWithParameters.delete(message.value);
+        for (const key of withParameters) {
+          this.cache.invalidate(key);
+          // Another instance's message: the shared entries this instance loaded under its parameters go too.
+          void this.shared?.delete(key);
+        }
+      }
+    } else this.cache.invalidateSubject(message.value);
   }
 
   validate(
@@ -127,6 +146,12 @@ export class CachingTokenValidator extends TokenValidator {
       return this.judge(cached.outcome);
     }
     if (cacheChannel.hasSubscribers) cacheChannel.publish(CACHE_EVENTS.memoryMiss);
+    if (parameters !== undefined) {
+      const tokenKey = IntrospectionCache.key(token);
+      const keys = this.keysWithParameters.get(tokenKey);
+      if (keys === undefined) this.keysWithParameters.set(tokenKey, new Set([key]));
+      else if (keys.size < 1000) keys.add(key);
+    }
     // One deadline for the whole miss (waiting for a place, the call, its retry): then the client gets its 503.
     const deadline = this.now() + this.settings.timeoutMs;
     return this.cache
