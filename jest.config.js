@@ -11,4 +11,7 @@ export default {
   transform: { '^.+\\.ts$': ['ts-jest', { useESM: true, tsconfig: 'tsconfig.json' }] },
   testMatch: ['<rootDir>/test/**/*.spec.ts'],
   setupFiles: ['<rootDir>/test/support/quiet-nest-logger.ts'],
+  // Many tests start processes and servers (the CLI, oidc-provider, redis-server): on a loaded 2-core machine 5 s is
+  // not enough for a correct answer. A time limit, not a wait: a passing test takes what it takes.
+  testTimeout: 30_000,
 };

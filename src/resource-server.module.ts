@@ -1,9 +1,10 @@
-import { Controller, type DynamicModule, Get, Module, type Type } from '@nestjs/common';
+import { Controller, type DynamicModule, Get, Logger, Module, type Type } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { DiscoveryModule } from '@nestjs/core';
 import { Public } from './auth/public.decorator.js';
-import { optionsFromEnvironment } from './config/environment.js';
+import { optionsFromEnvironment, unknownEnvironmentNames } from './config/environment.js';
 import { JwksController } from './jwks.controller.js';
+import { LOGGER_CONTEXT } from './logger.js';
 import { DEFAULT_RESOURCE_METADATA_PATH, ResourceMetadataController } from './resource-metadata.controller.js';
 import {
   ASYNC_OPTIONS_TYPE,
@@ -44,6 +45,8 @@ function resourceMetadataControllerAt(route: string | false): Type<ResourceMetad
   return [CustomPathResourceMetadataController];
 }
 
+const logger = new Logger(LOGGER_CONTEXT);
+
 const routesOf = (extras: ResourceServerModuleExtras): ModuleRoutes => ({
   jwks: extras.jwks !== false,
   jwksPath: extras.jwksPath ?? '/jwks',
@@ -69,7 +72,11 @@ export class ResourceServerModule extends ConfigurableResourceServerModule {
               provide: RESOURCE_SERVER_OPTIONS,
               inject: [ConfigService],
               // The environment's problems travel with the options: the state provider reports them.
-              useFactory: (config: ConfigService) => optionsFromEnvironment((name) => config.get<string>(name)).options,
+              useFactory: (config: ConfigService) => {
+                // A misspelt variable would otherwise only show as the setting it fails to set.
+                for (const warning of unknownEnvironmentNames(Object.keys(process.env))) logger.warn(warning);
+                return optionsFromEnvironment((name) => config.get<string>(name)).options;
+              },
             },
           ],
         },

@@ -178,3 +178,39 @@ export function optionsFromEnvironment(readVariable: EnvironmentReader): {
   Object.defineProperty(options, ENVIRONMENT_SOURCE, { value: source, enumerable: true });
   return { options: options as ResourceServerOptions, problems };
 }
+
+/** Levenshtein distance, stopping early past `limit`: for "did you mean" only. */
+function distance(a: string, b: string, limit: number): number {
+  if (Math.abs(a.length - b.length) > limit) return limit + 1;
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) {
+      current[j] = Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/**
+ * Variables of the environment that look like ours but are not: any `OIDC_RS_*` this module does not read, and any
+ * name within two typos of one it reads (`OIDC_OP_ULR`). Other `OIDC_*` names are left alone: a La Suite app also
+ * has its own login's (`OIDC_RP_CLIENT_ID`, `OIDC_OP_AUTHORIZATION_ENDPOINT`). One warning each, naming the closest.
+ */
+export function unknownEnvironmentNames(names: Iterable<string>): string[] {
+  const known: string[] = Object.values(ENVIRONMENT_NAMES);
+  const warnings: string[] = [];
+  for (const name of names) {
+    // OIDC_RP_*: the app's own login (mozilla-django-oidc, La Suite), one letter from ours but not a typo.
+    if (!name.startsWith('OIDC_') || name.startsWith('OIDC_RP_') || known.includes(name)) continue;
+    const [closest, far] = known
+      .map((candidate) => [candidate, distance(name, candidate, 3)] as const)
+      .reduce((best, next) => (next[1] < best[1] ? next : best));
+    if (!name.startsWith('OIDC_RS_') && far > 2) continue;
+    warnings.push(
+      `${name} is not a setting of this module${far <= 3 ? ` (did you mean ${closest}?)` : ''}: it is ignored`,
+    );
+  }
+  return warnings;
+}

@@ -65,7 +65,10 @@ function privateJwks(input: PrivateKeyInput | unknown): JWK[] {
     const text = unescapedPem(input.trim());
     if (text.startsWith('{') || text.startsWith('[')) return privateJwks(parseJson(text));
     const blocks = [...text.matchAll(PEM_BLOCK)];
-    if (blocks.length === 0) throw new KeyLoadingProblem('privateKeys: no PEM block or JWK found');
+    if (blocks.length === 0)
+      throw new KeyLoadingProblem(
+        'privateKeys: no PEM block or JWK found (a multi-line PEM in a .env file needs double quotes, or \\n for its line breaks; or use OIDC_RS_PRIVATE_KEY_FILE)',
+      );
     return blocks.map((block) => jwkFromPem(block[0], block[1]!));
   }
   if (Array.isArray(input)) return input.flatMap((item) => privateJwks(item));

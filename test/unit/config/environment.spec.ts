@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ENVIRONMENT_NAMES, optionsFromEnvironment } from '../../../src/config/environment.js';
+import { ENVIRONMENT_NAMES, optionsFromEnvironment, unknownEnvironmentNames } from '../../../src/config/environment.js';
 import { validateOptions } from '../../../src/config/resource-server-settings.js';
 
 const SECRET = 'SECRET-VALUE-123';
@@ -333,5 +333,33 @@ describe('optionsFromEnvironment', () => {
         'OIDC_RS_PRIVATE_KEY_STR and OIDC_RS_PRIVATE_KEY_FILE (privateKeys): set one of them, not both',
       ]);
     });
+  });
+});
+
+describe('unknownEnvironmentNames', () => {
+  it('a misspelt variable of ours is named, with the closest one', () => {
+    expect(unknownEnvironmentNames(['OIDC_OP_ULR', 'OIDC_RS_CLIENT_SECRE'])).toEqual([
+      'OIDC_OP_ULR is not a setting of this module (did you mean OIDC_OP_URL?): it is ignored',
+      'OIDC_RS_CLIENT_SECRE is not a setting of this module (did you mean OIDC_RS_CLIENT_SECRET?): it is ignored',
+    ]);
+  });
+
+  it('any OIDC_RS_* it does not read is named, even far from every name', () => {
+    expect(unknownEnvironmentNames(['OIDC_RS_SOMETHING_ELSE_ENTIRELY'])).toEqual([
+      'OIDC_RS_SOMETHING_ELSE_ENTIRELY is not a setting of this module: it is ignored',
+    ]);
+  });
+
+  it("the names it reads, other apps' OIDC_* (a La Suite login) and unrelated variables are left alone", () => {
+    expect(
+      unknownEnvironmentNames([
+        ...Object.values(ENVIRONMENT_NAMES),
+        'OIDC_RP_CLIENT_ID',
+        'OIDC_OP_AUTHORIZATION_ENDPOINT',
+        'OIDC_OP_USER_ENDPOINT',
+        'PATH',
+        'NODE_ENV',
+      ]),
+    ).toEqual([]);
   });
 });
