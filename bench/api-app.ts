@@ -42,7 +42,7 @@ import {
   TokenValidator,
 } from '../src/index.js';
 import { IntrospectionCache } from '../src/cache/introspection-cache.js';
-import type { CachingTokenValidator } from '../src/validation/token-validator.js';
+import { CachingTokenValidator } from '../src/validation/token-validator.js';
 import {
   type ChildConfig,
   type ChildMessage,
@@ -142,7 +142,7 @@ const PROBES: Record<string, () => [Record<string, unknown>, string] | undefined
   'NoopGuard.canActivate': () => [NoopGuard.prototype as never, 'canActivate'],
   'GuardsConsumer.tryActivate': () => [GuardsConsumer.prototype as never, 'tryActivate'],
   'RoutePolicies.of': () => routePolicy && [routePolicy.RoutePolicies.prototype as never, 'of'],
-  'TokenValidator.validate': () => [TokenValidator.prototype as never, 'validate'],
+  'TokenValidator.validate': () => [CachingTokenValidator.prototype as never, 'validate'],
   'IntrospectionCache.key': () => [IntrospectionCache as never, 'key'],
   'IntrospectionCache.get': () => [IntrospectionCache.prototype as never, 'get'],
 };

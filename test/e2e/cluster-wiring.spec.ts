@@ -7,22 +7,12 @@ import { ResourceServerModule, ResourceServerService } from '../../src/index.js'
 import { startDevAuthorizationServer, type DevAuthorizationServer } from '../../src/testing/index.js';
 import { startRedisCluster, type RedisCluster } from '../support/redis-cluster.js';
 import { freePort, startTestApp, type TestApp } from '../support/test-app.js';
-import { bearer, captureNestLogs, get, LOG_LEVELS } from './e2e-helpers.js';
+import { bearer, captureNestLogs, eventually, get, LOG_LEVELS } from './e2e-helpers.js';
 
 const TIMEOUT = 60_000;
 const CLIENT_ID = 'rs-wiring-cluster';
 const CLIENT_SECRET = 'rs-wiring-cluster-secret-0123456789';
 const REDIS_SECRET = 'cluster-secret-0123456789abcdef-0123456789';
-
-async function eventually<T>(what: string, condition: () => Promise<T | undefined>, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await condition();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('invalidation over a real Redis Cluster (cache.redisClient)', () => {
   let cluster: RedisCluster;

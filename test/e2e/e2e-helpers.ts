@@ -184,3 +184,21 @@ export function fakeWallClock(): { moveBy(ms: number): void; restore(): void } {
     restore: () => jest.useRealTimers(),
   };
 }
+
+/**
+ * Polls `condition` until it gives a value (not undefined, not false), for what a test cannot await directly (a
+ * message through Redis pub/sub, an entry another instance writes): a bounded wait for a condition, not a sleep.
+ */
+export async function eventually<T>(
+  what: string,
+  condition: () => Promise<T | undefined | false>,
+  ms = 15_000,
+): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await condition();
+    if (value !== undefined && value !== false) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}

@@ -12,22 +12,19 @@ import {
 import { ResourceServerModule, ResourceServerService, type ResourceServerOptions } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { freePort, startTestApp, type TestApp } from '../support/test-app.js';
-import { bearer, captureNestLogs, expectErrorAnswer, get, INVALID_TOKEN, LOG_LEVELS } from './e2e-helpers.js';
+import {
+  bearer,
+  captureNestLogs,
+  eventually,
+  expectErrorAnswer,
+  get,
+  INVALID_TOKEN,
+  LOG_LEVELS,
+} from './e2e-helpers.js';
 
 const TIMEOUT = 30_000;
 const CLIENT_ID = 'rs-invalidation';
 const CLIENT_SECRET = 'rs-invalidation-secret-0123456789';
-
-/** Polls `condition` every 10 ms until it holds (then its value) or 10 s pass (then fails). */
-async function eventually<T>(what: string, condition: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const value = await condition();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 10));
-  }
-}
 
 describe('invalidation across instances (real redis-server, real oidc-provider)', () => {
   let as: DevAuthorizationServer;

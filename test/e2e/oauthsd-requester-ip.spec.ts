@@ -21,12 +21,13 @@ import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { ADAPTERS, startTestApp, type TestApp } from '../support/test-app.js';
 import {
   captureNestLogs,
+  eventually,
   expectErrorAnswer,
   expectOk,
   type HttpResult,
   INVALID_TOKEN,
-  LOG_LEVELS,
   linesContaining,
+  LOG_LEVELS,
 } from './e2e-helpers.js';
 
 /** The subnet OAuthSD knows for sp-a's users. */
@@ -47,17 +48,6 @@ const oauthSdOptions = (issuer: string): ResourceServerOptions => ({
 });
 
 const REDIS_SECRET = 'oauthsd-redis-secret-0123456789abcdef-XYZ';
-
-/** Polls `condition` every 25 ms until it holds (the shared tier writes fire and forget), at most 15 s. */
-async function eventually<T>(what: string, condition: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    const value = await condition();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 /** A GET with the token, through `agent` (bound to one loopback address). */
 async function getThrough(agent: Agent, url: string, token: string, headers: Record<string, string> = {}) {

@@ -20,14 +20,15 @@ import { type KeyValueStore, SharedIntrospectionStore } from '../../src/cache/sh
 import {
   bearer,
   captureNestLogs,
+  eventually,
   expectErrorAnswer,
   expectNotLeaked,
   expectOk,
   fakeWallClock,
   get,
   INVALID_TOKEN,
-  LOG_LEVELS,
   linesContaining,
+  LOG_LEVELS,
 } from './e2e-helpers.js';
 
 const TIMEOUT = 30_000;
@@ -35,18 +36,6 @@ const CLIENT_ID = 'rs-shared';
 const CLIENT_SECRET = 'rs-shared-secret-Hq72LmZx0pW4vB9c';
 const REDIS_SECRET = 'redis-secret-0123456789abcdef-XYZ-0123456789';
 const CACHE_TTL_SECONDS = 60;
-const POLL_DEADLINE_MS = 15_000;
-
-/** Polls `condition` every 25 ms until it holds or the deadline passes (then fails with `what`). */
-async function eventually<T>(what: string, condition: () => Promise<T | undefined | false>): Promise<T> {
-  const deadline = Date.now() + POLL_DEADLINE_MS;
-  for (;;) {
-    const value = await condition();
-    if (value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 25));
-  }
-}
 
 describe('shared Redis cache between two instances (real oidc-provider, real redis-server)', () => {
   let as: DevAuthorizationServer | undefined;

@@ -15,22 +15,12 @@ import {
 } from '../../src/index.js';
 import { startRedisServer, type RedisServer } from '../support/redis-server.js';
 import { freePort, startTestApp, type TestApp } from '../support/test-app.js';
-import { bearer, captureNestLogs, get, LOG_LEVELS } from './e2e-helpers.js';
+import { bearer, captureNestLogs, eventually, get, LOG_LEVELS } from './e2e-helpers.js';
 
 const TIMEOUT = 30_000;
 const CLIENT_ID = 'rs-wiring';
 const CLIENT_SECRET = 'rs-wiring-secret-0123456789abcdef';
 const REDIS_SECRET = 'r'.repeat(32);
-
-async function eventually<T>(what: string, condition: () => Promise<T | undefined>, ms = 5_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await condition();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for: ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
 
 describe('the shared tier after the merge (real redis-server, real oidc-provider)', () => {
   let as: DevAuthorizationServer;
