@@ -38,10 +38,12 @@ import { RESOURCE_SERVER_OPTIONS } from './resource-server.module-definition.js'
 import { ResourceServerStartupError, StartupCheck } from './resource-server.startup.js';
 import type { ProtectedResourceMetadata } from './resource-metadata.controller.js';
 import {
+  type AuthorizationServerState,
   RESOURCE_SERVER_JWKS,
   RESOURCE_SERVER_METADATA,
   RESOURCE_SERVER_ROUTES,
   RESOURCE_SERVER_STATE,
+  type ResourceServerState,
 } from './resource-server.tokens.js';
 import {
   type AuthorizationServerRuntime,
@@ -50,26 +52,6 @@ import {
 } from './validation/authorization-servers.js';
 import { ResourceServerService } from './validation/resource-server.service.js';
 import { CachingTokenValidator, TokenValidator, UnconfiguredTokenValidator } from './validation/token-validator.js';
-
-/** One authorization server's settings and the RS keys it encrypts to. */
-export interface AuthorizationServerState {
-  readonly settings: ResourceServerSettings;
-  readonly decryptionKeys: readonly DecryptionKey[];
-}
-
-/** What the module runs on: settings and keys when they are valid, else the problems (the app still boots). */
-export interface ResourceServerState {
-  /** The default authorization server's settings, which also hold the module-wide ones. */
-  readonly settings?: ResourceServerSettings;
-  /** Every authorization server by name, `default` first (empty when unconfigured). */
-  readonly servers: ReadonlyMap<string, AuthorizationServerState>;
-  /** Each makes the module answer 503; logged once at start-up. */
-  readonly problems: readonly string[];
-  /** Logged once at start-up; the module works. */
-  readonly warnings: readonly string[];
-  /** Realm of RFC 6750 challenges, also when unconfigured. */
-  readonly realm: string;
-}
 
 const logger = new Logger(LOGGER_CONTEXT);
 

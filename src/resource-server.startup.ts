@@ -1,8 +1,7 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
 import { AuthorizationServerClient } from './authorization-server/authorization-server-client.js';
 import { LOGGER_CONTEXT } from './logger.js';
-import type { ResourceServerState } from './resource-server.providers.js';
-import { RESOURCE_SERVER_STATE } from './resource-server.tokens.js';
+import { RESOURCE_SERVER_STATE, type ResourceServerState } from './resource-server.tokens.js';
 
 /** Thrown at bootstrap with `failFast`: the app refuses to start rather than answer 503. The message names settings, never values. */
 export class ResourceServerStartupError extends Error {
