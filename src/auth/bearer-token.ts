@@ -4,33 +4,36 @@ import { InvalidRequestError, MissingCredentialsError } from '../errors.js';
 export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
 export const MAX_TOKEN_LENGTH = 4096;
 
-/** The parts of an Express or Fastify request that carry credentials. */
-export interface CredentialCarrier {
+/** The headers of an Express or Fastify request, with the raw lines when the framework keeps them. */
+export interface HeaderCarrier {
   headers: Record<string, string | string[] | undefined>;
+  rawHeaders?: string[];
+  raw?: { rawHeaders?: string[] };
+}
+
+/** The parts of an Express or Fastify request that carry credentials. */
+export interface CredentialCarrier extends HeaderCarrier {
   /** The request target (Express and Fastify alike): its query is read only when it has one. */
   url?: string;
   query?: unknown;
   body?: unknown;
-  rawHeaders?: string[];
-  raw?: { rawHeaders?: string[] };
 }
 
 export const hasAccessTokenParameter = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && Object.prototype.hasOwnProperty.call(value, 'access_token');
 
-export function authorizationHeaderCount(request: CredentialCarrier): number {
+/**
+ * How many lines of the header `lowerName` the request carried: Node joins repeated lines into one value, so only the
+ * raw headers tell (Express: the request's; Fastify: the raw request's). Without them, whether it has the header.
+ */
+export function headerLineCount(request: HeaderCarrier, lowerName: string): number {
   const raw = request.rawHeaders ?? request.raw?.rawHeaders;
-  if (!raw) return 1;
+  if (!raw) return request.headers[lowerName] === undefined ? 0 : 1;
   let count = 0;
   for (let i = 0; i < raw.length; i += 2) {
     const name = raw[i]!;
-    // The two usual spellings without a new lower-cased string.
-    if (
-      name === 'authorization' ||
-      name === 'Authorization' ||
-      (name.length === 13 && name.toLowerCase() === 'authorization')
-    )
-      count++;
+    // The lower-case spelling without a new lower-cased string.
+    if (name === lowerName || (name.length === lowerName.length && name.toLowerCase() === lowerName)) count++;
   }
   return count;
 }
@@ -68,7 +71,7 @@ export function extractBearerToken(request: CredentialCarrier): string {
     );
   }
   if (header === undefined) throw new MissingCredentialsError('no bearer token');
-  if (typeof header !== 'string' || authorizationHeaderCount(request) > 1) {
+  if (typeof header !== 'string' || headerLineCount(request, 'authorization') > 1) {
     throw new InvalidRequestError('the request carries more than one Authorization header');
   }
   // The auth-scheme is case-insensitive (RFC 9110 §11.1); another scheme means no bearer credentials.

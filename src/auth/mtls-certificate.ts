@@ -6,6 +6,7 @@
  */
 import { createHash, X509Certificate } from 'node:crypto';
 import { BlockList, isIPv4 } from 'node:net';
+import { headerLineCount } from './bearer-token.js';
 
 /** The parts of an Express or Fastify request this reads. */
 export interface CertificateCarrier {
@@ -89,19 +90,11 @@ export class ClientCertificates {
       // Behind the proxy, the proxy's word only: the connection's own certificate (if any) is the proxy's.
       const value = request.headers[this.header];
       // Node joins repeated header lines: two lines mean the client's own value reached us next to the proxy's.
-      if (typeof value !== 'string' || this.headerLines(request) > 1) return undefined;
+      if (typeof value !== 'string' || headerLineCount(request, this.header) > 1) return undefined;
       const der = certificateFromHeader(value);
       return der === undefined ? undefined : thumbprintOfDer(der);
     }
     return this.ofConnection(socket);
-  }
-
-  private headerLines(request: CertificateCarrier): number {
-    const raw = request.rawHeaders ?? request.raw?.rawHeaders;
-    if (!raw) return 1;
-    let count = 0;
-    for (let i = 0; i < raw.length; i += 2) if (raw[i]!.toLowerCase() === this.header) count++;
-    return count;
   }
 
   private ofConnection(socket: PeerSocket): string | undefined {

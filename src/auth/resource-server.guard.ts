@@ -6,23 +6,18 @@ import {
 } from '../errors.js';
 import { LOGGER_CONTEXT } from '../logger.js';
 import type { ResourceServerPrincipal } from '../principal.js';
-import { tokenKeyOn } from '../validation/token-key.js';
 import { TokenValidator } from '../validation/token-validator.js';
 import { AUTH_SETTINGS, type AuthSettings } from './auth-settings.js';
-import { type CredentialCarrier, extractBearerToken } from './bearer-token.js';
+import { extractBearerToken } from './bearer-token.js';
 import { applyHeaders, type CredentialScheme, toHttpException } from './error-response.js';
 import { requestOf, responseOf } from './execution-context.js';
 import { admit } from './resolve-user.js';
 import { type RoutePolicy, RoutePolicies } from './route-policy.js';
+import { type ConnectedRequest, validateOnRoute } from './route-validation.js';
 import type { SenderConstraints } from './sender-constraints.js';
 
 /** The request as the guard reads it: its credentials, and `user`, which it sets. */
-export type GuardedRequest = CredentialCarrier & {
-  user?: unknown;
-  /** The connection (Express: the request's; Fastify: the raw request's), which keeps the last token's cache key. */
-  socket?: object;
-  raw?: { socket?: object };
-};
+export type GuardedRequest = ConnectedRequest & { user?: unknown };
 
 /**
  * Authenticates the bearer token (the same TokenValidator as the Passport strategy, called directly: Passport's
@@ -51,12 +46,7 @@ export class ResourceServerGuard implements CanActivate {
       // Sender-constrained tokens (DPoP, mTLS), only when turned on: the bearer path below is unchanged.
       const constraints = this.settings.senderConstraints;
       if (constraints !== undefined) return this.activateConstrained(context, request, policy, constraints);
-      const token = extractBearerToken(request);
-      // Without extra parameters, nothing more is built or hashed, and the token is hashed once per connection.
-      const principal =
-        this.settings.parametersOf === undefined
-          ? this.validator.validate(token, policy.validation, tokenKeyOn(request.socket ?? request.raw?.socket, token))
-          : this.validator.validate(token, { ...policy.validation, parameters: this.settings.parametersOf(request) });
+      const principal = validateOnRoute(this.validator, this.settings, request, policy, extractBearerToken(request));
       if (principal instanceof Promise) {
         return principal
           .then((p) => this.authorize(request, p, policy))
@@ -118,13 +108,8 @@ export class ResourceServerGuard implements CanActivate {
     policy: RoutePolicy,
     constraints: SenderConstraints,
   ): Promise<boolean> {
-    const { parametersOf } = this.settings;
-    const validate = (token: string) =>
-      parametersOf === undefined
-        ? this.validator.validate(token, policy.validation)
-        : this.validator.validate(token, { ...policy.validation, parameters: parametersOf(request) });
     return constraints
-      .authenticate(request, validate)
+      .authenticate(request, (token) => validateOnRoute(this.validator, this.settings, request, policy, token))
       .then((principal) => this.authorize(request, principal, policy))
       .catch((error: unknown) => this.reject(context, error, constraints.schemeOf(request)));
   }

@@ -16,6 +16,7 @@ import { actionsOf } from './passport-actions.js';
 import { admit } from './resolve-user.js';
 import { routeContextOf } from './route-context.guard.js';
 import type { RoutePolicies } from './route-policy.js';
+import { type ConnectedRequest, validateOnRoute } from './route-validation.js';
 import type { ConstrainedRequest } from './sender-constraints.js';
 
 /** Passport strategy name, registered by the module (by the fallback strategy when unconfigured). */
@@ -67,11 +68,9 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
       const context = routeContextOf(request);
       if (context === undefined) throw this.unknownRoute();
       const policy = this.policies.of(context);
-      const { parametersOf, senderConstraints } = this.settings;
+      const { senderConstraints } = this.settings;
       const validate = (bearer: string) =>
-        parametersOf === undefined
-          ? this.validator.validate(bearer, policy.validation)
-          : this.validator.validate(bearer, { ...policy.validation, parameters: parametersOf(request) });
+        validateOnRoute(this.validator, this.settings, request as ConnectedRequest, policy, bearer);
       // With DPoP or mTLS on, the proof or the certificate is checked around the same validation.
       const principal = await (senderConstraints === undefined
         ? validate(token)

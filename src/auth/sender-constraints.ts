@@ -10,7 +10,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { InvalidDpopProofError, InvalidRequestError, InvalidTokenError, MissingCredentialsError } from '../errors.js';
 import type { ResourceServerPrincipal } from '../principal.js';
 import {
-  authorizationHeaderCount,
+  headerLineCount,
   B64TOKEN,
   type CredentialCarrier,
   extractBearerToken,
@@ -58,15 +58,6 @@ const DPOP_SCHEME = /^dpop(?=\s|$)/i;
 /** RFC 9110 §7.2 Host = uri-host [ ":" port ]: a reg-name or an IP literal, nothing that could carry a path. */
 const HOST_HEADER = /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::\d{1,5})?$/;
 
-function headerCount(request: CredentialCarrier, lowerName: string): number {
-  const raw = request.rawHeaders ?? request.raw?.rawHeaders;
-  if (!raw) return request.headers[lowerName] === undefined ? 0 : 1;
-  let count = 0;
-  for (let i = 0; i < raw.length; i += 2)
-    if (raw[i]!.length === lowerName.length && raw[i]!.toLowerCase() === lowerName) count++;
-  return count;
-}
-
 export class SenderConstraints {
   private readonly now: () => number;
   private readonly keys = new DpopKeyCache();
@@ -100,7 +91,7 @@ export class SenderConstraints {
     if (hasAccessTokenParameter(request.query) || hasAccessTokenParameter(request.body)) {
       throw new InvalidRequestError('the request carries an access token in more than one place');
     }
-    if (authorizationHeaderCount(request) > 1) {
+    if (headerLineCount(request, 'authorization') > 1) {
       throw new InvalidRequestError('the request carries more than one Authorization header');
     }
     const header = request.headers.authorization as string;
@@ -144,7 +135,7 @@ export class SenderConstraints {
 
   private async verifyProof(request: ConstrainedRequest, token: string): Promise<VerifiedDpopProof> {
     const rules = this.settings.dpop!;
-    const count = headerCount(request, 'dpop');
+    const count = headerLineCount(request, 'dpop');
     if (count === 0) throw new InvalidDpopProofError('DPoP proof refused: the request carries none');
     const proof = request.headers.dpop;
     if (count > 1 || typeof proof !== 'string') {
