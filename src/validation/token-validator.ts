@@ -139,8 +139,9 @@ export class CachingTokenValidator extends TokenValidator {
       parameters === undefined
         ? (tokenKey ?? IntrospectionCache.key(token))
         : IntrospectionCache.keyWithParameters(token, parameters);
-    const cached = this.cache.get(key);
-    if (cached !== undefined && this.now() < cached.freshUntil) {
+    const now = this.now();
+    const cached = this.cache.get(key, now);
+    if (cached !== undefined && now < cached.freshUntil) {
       // The only cost of the diagnostics channel on a hit when nobody listens: one boolean read.
       if (cacheChannel.hasSubscribers) cacheChannel.publish(CACHE_EVENTS.memoryHit);
       return this.judge(cached.outcome);

@@ -345,6 +345,37 @@ describe('IntrospectionCache storage', () => {
     expect(c.get('c')?.outcome).toMatchObject({ sub: 'c' });
   });
 
+  it('an entry is served fresh, then stale until keepUntil, then gone (dropped when read)', async () => {
+    const c = cache({ maxTtlSeconds: 60, staleIfErrorSeconds: 30 });
+    await load(c, 'k', async () => principal('u', NOW_S + 600), expOf);
+    expect(c.get('k')).toMatchObject({ freshUntil: NOW_MS + 60_000, keepUntil: NOW_MS + 90_000 });
+    expect(c.get('k', NOW_MS + 60_000)?.outcome).toMatchObject({ sub: 'u' }); // stale: the caller compares freshUntil
+    expect(c.get('k', NOW_MS + 89_999)?.outcome).toMatchObject({ sub: 'u' });
+    expect(c.get('k', NOW_MS + 90_000)).toBeUndefined();
+    expect(c.get('k', NOW_MS)).toBeUndefined(); // dropped when read expired, not only hidden
+  });
+
+  it('size counts only the entries still kept', async () => {
+    const c = cache({ maxTtlSeconds: 60 });
+    await load(c, 'short', async () => principal('short', NOW_S + 10), expOf);
+    await load(c, 'long', async () => principal('long', NOW_S + 600), expOf);
+    expect(c.size).toBe(2);
+    jest.spyOn(Date, 'now').mockReturnValue(NOW_MS + 10_000);
+    expect(c.size).toBe(1);
+    expect(c.get('long')?.outcome).toMatchObject({ sub: 'long' });
+  });
+
+  it('a hit arms no timer and reads the clock it is given (lru-cache TTL armed a 1 ms timer from get)', async () => {
+    const c = cache();
+    await load(c, 'k', async () => principal(), expOf);
+    const timers = jest.spyOn(globalThis, 'setTimeout');
+    const clock = jest.spyOn(Date, 'now');
+    clock.mockClear();
+    for (let i = 0; i < 100; i++) expect(c.get('k', NOW_MS + i)).toBeDefined();
+    expect(timers).not.toHaveBeenCalled();
+    expect(clock).not.toHaveBeenCalled();
+  });
+
   it('clear empties the cache', async () => {
     const c = cache();
     await load(c, 'k', async () => principal(), expOf);
