@@ -1,4 +1,5 @@
 import { InvalidRequestError, MissingCredentialsError } from '../errors.js';
+import { lastBearerTokenOn, rememberBearerToken } from '../validation/token-key.js';
 
 /** RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`. */
 export const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/;
@@ -17,7 +18,13 @@ export interface CredentialCarrier extends HeaderCarrier {
   url?: string;
   query?: unknown;
   body?: unknown;
+  /** Its connection (Express: the request's socket; Fastify: the raw request's), which keeps the last token. */
+  socket?: object;
+  raw?: HeaderCarrier['raw'] & { socket?: object };
 }
+
+/** The connection a request came on (the socket object, dropped by Node with the connection), if any. */
+export const connectionOf = (request: CredentialCarrier): object | undefined => request.socket ?? request.raw?.socket;
 
 export const hasAccessTokenParameter = (value: unknown): boolean =>
   typeof value === 'object' && value !== null && Object.prototype.hasOwnProperty.call(value, 'access_token');
@@ -74,6 +81,10 @@ export function extractBearerToken(request: CredentialCarrier): string {
   if (typeof header !== 'string' || headerLineCount(request, 'authorization') > 1) {
     throw new InvalidRequestError('the request carries more than one Authorization header');
   }
+  // The same header as this connection's last bearer credentials: the same token (the checks above are per request).
+  const connection = connectionOf(request);
+  const last = lastBearerTokenOn(connection, header);
+  if (last !== undefined) return last;
   // The auth-scheme is case-insensitive (RFC 9110 §11.1); another scheme means no bearer credentials.
   const bearer = startsWithBearerSpace(header);
   const space = bearer ? 6 : header.indexOf(' ');
@@ -90,5 +101,6 @@ export function extractBearerToken(request: CredentialCarrier): string {
   if (token === '') throw new InvalidRequestError('the bearer token is empty');
   if (token.length > MAX_TOKEN_LENGTH) throw new InvalidRequestError('the bearer token is too long');
   if (!B64TOKEN.test(token)) throw new InvalidRequestError('the bearer token is malformed');
+  rememberBearerToken(connection, header, token);
   return token;
 }

@@ -1,7 +1,13 @@
 /**
  * RFC 6750 §2.1 bearer credentials: one test per rule of `extractBearerToken`.
  */
-import { extractBearerToken, MAX_TOKEN_LENGTH, type CredentialCarrier } from '../../../src/auth/bearer-token.js';
+import { jest } from '@jest/globals';
+import {
+  B64TOKEN,
+  extractBearerToken,
+  MAX_TOKEN_LENGTH,
+  type CredentialCarrier,
+} from '../../../src/auth/bearer-token.js';
 import { InvalidRequestError, MissingCredentialsError, ResourceServerError } from '../../../src/errors.js';
 
 const TOKEN = 'mF_9.B5f-4.1JqM';
@@ -257,6 +263,55 @@ describe('extractBearerToken', () => {
         );
       },
     );
+
+    describe('on a keep-alive connection, the same header is not parsed again', () => {
+      afterEach(() => jest.restoreAllMocks());
+      const on = (socket: object, authorization: string, extra: Partial<CredentialCarrier> = {}) =>
+        withHeader(authorization, { socket, rawHeaders: ['Authorization', authorization], ...extra });
+
+      it('the second request with the same header gets the same token without the b64token check', () => {
+        const socket = {};
+        expect(extractBearerToken(on(socket, `Bearer ${TOKEN}`))).toBe(TOKEN);
+        const check = jest.spyOn(B64TOKEN, 'test');
+        expect(extractBearerToken(on(socket, `Bearer ${TOKEN}`))).toBe(TOKEN);
+        expect(check).not.toHaveBeenCalled();
+        // Fastify: the connection is the raw request's.
+        const raw = { socket: {}, rawHeaders: ['authorization', `Bearer ${TOKEN}`] };
+        expect(extractBearerToken({ headers: { authorization: `Bearer ${TOKEN}` }, raw })).toBe(TOKEN);
+        expect(extractBearerToken({ headers: { authorization: `Bearer ${TOKEN}` }, raw })).toBe(TOKEN);
+        expect(check).toHaveBeenCalledTimes(1);
+      });
+
+      it('the per-request checks still run: a second Authorization line, a token in the query or body', () => {
+        const socket = {};
+        extractBearerToken(on(socket, `Bearer ${TOKEN}`));
+        expectInvalidRequest(
+          on(socket, `Bearer ${TOKEN}`, { rawHeaders: ['Authorization', `Bearer ${TOKEN}`, 'authorization', 'x'] }),
+        );
+        expectInvalidRequest(on(socket, `Bearer ${TOKEN}`, { url: '/?access_token=x', query: { access_token: 'x' } }));
+        expectInvalidRequest(on(socket, `Bearer ${TOKEN}`, { body: { access_token: 'x' } }));
+      });
+
+      it('another header on the connection is parsed whole: another scheme, spacing, token or a malformed one', () => {
+        const socket = {};
+        extractBearerToken(on(socket, `Bearer ${TOKEN}`));
+        expectMissing(on(socket, `DPoP ${TOKEN}`));
+        expect(extractBearerToken(on(socket, `bearer  ${TOKEN}`))).toBe(TOKEN);
+        expect(extractBearerToken(on(socket, `Bearer ${TOKEN}x`))).toBe(`${TOKEN}x`);
+        expectInvalidRequest(on(socket, `Bearer ${TOKEN}!`));
+        // The malformed header was not remembered: it is refused again, and the last good one still reads.
+        expectInvalidRequest(on(socket, `Bearer ${TOKEN}!`));
+        expect(extractBearerToken(on(socket, `Bearer ${TOKEN}x`))).toBe(`${TOKEN}x`);
+      });
+
+      it('two connections keep their own headers', () => {
+        const [one, two] = [{}, {}];
+        expect(extractBearerToken(on(one, `Bearer ${TOKEN}`))).toBe(TOKEN);
+        expect(extractBearerToken(on(two, 'Bearer other-token'))).toBe('other-token');
+        expect(extractBearerToken(on(one, `Bearer ${TOKEN}`))).toBe(TOKEN);
+        expect(extractBearerToken(on(two, 'Bearer other-token'))).toBe('other-token');
+      });
+    });
 
     it('the raw header names are matched in any spelling', () => {
       for (const name of ['authorization', 'Authorization', 'AUTHORIZATION', 'AuThOrIzAtIoN']) {

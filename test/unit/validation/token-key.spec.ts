@@ -3,7 +3,7 @@
  */
 import { jest } from '@jest/globals';
 import { IntrospectionCache } from '../../../src/cache/introspection-cache.js';
-import { tokenKeyOn } from '../../../src/validation/token-key.js';
+import { lastBearerTokenOn, rememberBearerToken, tokenKeyOn } from '../../../src/validation/token-key.js';
 
 describe('tokenKeyOn', () => {
   afterEach(() => jest.restoreAllMocks());
@@ -48,5 +48,29 @@ describe('tokenKeyOn', () => {
     tokenKeyOn(connection, 'token-a');
     expect(Object.keys(connection)).toEqual([]);
     expect(JSON.stringify(connection)).toBe('{}');
+  });
+
+  it('a remembered bearer header gives its token back for that very header only; its key is hashed once, later', () => {
+    const connection = {};
+    expect(lastBearerTokenOn(connection, 'Bearer token-a')).toBeUndefined();
+    const hash = jest.spyOn(IntrospectionCache, 'key');
+    rememberBearerToken(connection, 'Bearer token-a', 'token-a');
+    expect(hash).not.toHaveBeenCalled();
+    expect(lastBearerTokenOn(connection, 'Bearer token-a')).toBe('token-a');
+    for (const other of ['Bearer token-b', 'bearer token-a', 'Bearer  token-a', 'DPoP token-a', 'Bearer token-a ']) {
+      expect(lastBearerTokenOn(connection, other)).toBeUndefined();
+    }
+    expect(tokenKeyOn(connection, 'token-a')).toBe(tokenKeyOn(connection, 'token-a'));
+    expect(hash).toHaveBeenCalledTimes(1);
+    hash.mockRestore();
+    expect(tokenKeyOn(connection, 'token-a')).toBe(IntrospectionCache.key('token-a'));
+    expect(lastBearerTokenOn(undefined, 'Bearer token-a')).toBeUndefined();
+  });
+
+  it('a token keyed without a header (DPoP, the Passport strategy) forgets the remembered header', () => {
+    const connection = {};
+    rememberBearerToken(connection, 'Bearer token-a', 'token-a');
+    tokenKeyOn(connection, 'token-b');
+    expect(lastBearerTokenOn(connection, 'Bearer token-a')).toBeUndefined();
   });
 });
