@@ -15,7 +15,7 @@
 import 'reflect-metadata';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { Server as HttpServer, ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Session } from 'node:inspector/promises';
 import {
@@ -158,6 +158,27 @@ const wrap = (original: Fn, samples: number[]): Fn =>
     }
   };
 
+/** Mean of the calls under 50 µs (see ProbeStats.meanUs), and how many were slower. */
+function trimmedMean(
+  sorted: number[],
+  us: (ms: number) => number,
+): { meanUs: number; slowCalls: number; fullMeanUs: number } {
+  let sum = 0;
+  let n = 0;
+  let all = 0;
+  for (const ms of sorted) {
+    all += ms;
+    if (ms >= 0.05) continue;
+    sum += ms;
+    n++;
+  }
+  return {
+    meanUs: n === 0 ? NaN : us(sum / n),
+    slowCalls: sorted.length - n,
+    fullMeanUs: sorted.length === 0 ? NaN : us(all / sorted.length),
+  };
+}
+
 const quantile = (sorted: number[], q: number): number =>
   sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
 
@@ -174,6 +195,52 @@ function probeOverhead(): number {
   );
 }
 
+/**
+ * The whole request in the server, as one probe: from the server's `request` event to the return of `res.end()` (the
+ * response written), wall time. Its median per route compares routes with everything a guard makes the rest of the
+ * request cost (the framework reading a request of another shape, caches the guard evicted), not just the guard's call.
+ */
+const REQUEST_PROBE = 'HTTP request (request event → res.end)';
+const STARTED = Symbol('bench.request-started');
+type Timed = { [STARTED]?: number };
+
+function installRequestProbe(): {
+  target: Record<string, unknown>;
+  name: string;
+  original: unknown;
+  probe: string;
+  samples: number[];
+  restore: () => void;
+} {
+  const samples: number[] = [];
+  const emit = HttpServer.prototype.emit;
+  const end = ServerResponse.prototype.end;
+  HttpServer.prototype.emit = function (this: HttpServer, event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'request') (args[1] as Timed)[STARTED] = performance.now();
+    return (emit as (this: HttpServer, ...a: unknown[]) => boolean).call(this, event, ...args);
+  } as typeof emit;
+  ServerResponse.prototype.end = function (this: ServerResponse & Timed, ...args: unknown[]) {
+    const result = (end as (...a: unknown[]) => unknown).apply(this, args);
+    const started = this[STARTED];
+    if (started !== undefined) {
+      if (samples.length < 2_000_000) samples.push(performance.now() - started);
+      this[STARTED] = undefined;
+    }
+    return result;
+  } as typeof end;
+  return {
+    target: {},
+    name: 'request',
+    original: undefined,
+    probe: REQUEST_PROBE,
+    samples,
+    restore: () => {
+      HttpServer.prototype.emit = emit;
+      ServerResponse.prototype.end = end;
+    },
+  };
+}
+
 class Probes {
   private readonly installed: {
     target: Record<string, unknown>;
@@ -181,6 +248,7 @@ class Probes {
     original: unknown;
     probe: string;
     samples: number[];
+    restore?: () => void;
   }[] = [];
   private overheadMs = 0;
 
@@ -188,6 +256,10 @@ class Probes {
     this.stop();
     this.overheadMs = probeOverhead();
     for (const probe of names) {
+      if (probe === REQUEST_PROBE) {
+        this.installed.push(installRequestProbe());
+        continue;
+      }
       const found = PROBES[probe];
       if (!found) throw new Error(`unknown probe ${probe}`);
       const resolved = found();
@@ -202,8 +274,9 @@ class Probes {
   }
 
   stop(): ProbeStats[] {
-    const stats = this.installed.map(({ target, name, original, probe, samples }) => {
-      target[name] = original;
+    const stats = this.installed.map(({ target, name, original, probe, samples, restore }) => {
+      if (restore) restore();
+      else target[name] = original;
       const sorted = samples.sort((a, b) => a - b);
       const us = (ms: number) => Math.round((ms - this.overheadMs) * 1e5) / 100;
       return {
@@ -212,6 +285,8 @@ class Probes {
         medianUs: us(quantile(sorted, 0.5)),
         p25Us: us(quantile(sorted, 0.25)),
         p75Us: us(quantile(sorted, 0.75)),
+        p99Us: us(quantile(sorted, 0.99)),
+        ...trimmedMean(sorted, (ms) => us(ms)),
         overheadUs: Math.round(this.overheadMs * 1e5) / 100,
       };
     });

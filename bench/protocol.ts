@@ -35,6 +35,15 @@ export interface ProbeStats {
   medianUs: number;
   p25Us: number;
   p75Us: number;
+  p99Us: number;
+  /**
+   * Mean of the calls under 50 µs: what the step costs a request on average (throughput follows the mean, not the
+   * median), without the calls a preemption or a garbage collection stretched (counted in `slowCalls`).
+   */
+  meanUs: number;
+  slowCalls: number;
+  /** Mean of every call, the slow ones included (preemptions too: read it beside `slowCalls`). */
+  fullMeanUs: number;
   /** The wrapper's own cost, measured in the child and subtracted from the figures above. */
   overheadUs: number;
 }

@@ -95,6 +95,15 @@ const ROUTE_DEFS = {
 type RouteId = keyof typeof ROUTE_DEFS;
 const REFERENCE: RouteId = 'noop-guard';
 const ROUTES = (process.env.BENCH_ROUTES ?? 'none,noop-guard,guarded,passport').split(',').filter(Boolean) as RouteId[];
+/**
+ * BENCH_PROBE_SETS=request: instead, the whole request in the server (request event → `res.end()` returned) on each
+ * route of BENCH_ROUTES: what a guard costs a request, its effects on the rest of the request included.
+ */
+const REQUEST_PROBE = 'HTTP request (request event → res.end)';
+if (process.env.BENCH_PROBE_SETS === 'request') {
+  PROBE_SETS.length = 0;
+  for (const route of ROUTES) PROBE_SETS.push({ route, probes: [REQUEST_PROBE] });
+}
 for (const route of ROUTES) if (!(route in ROUTE_DEFS)) throw new Error(`BENCH_ROUTES: unknown route ${route}`);
 
 /** BENCH_VARIANTS=name=buildRoot,…: children forked from other builds (A/B of src changes); default this build. */
@@ -112,7 +121,9 @@ const TARGET_RATIO: Record<Adapter, number> = { express: 0.95, fastify: 0.9 };
 const CHILDREN_COUNT = VARIANTS.length * ADAPTERS.length;
 const PLANNED_S =
   CHILDREN_COUNT * ROUTES.length * (WARMUP_SECONDS + ROUNDS * SECONDS) +
-  (EXTRAS ? ADAPTERS.length * (EXTRA_SECONDS + 30) + EXTRA_SECONDS : 0);
+  (EXTRAS ? ADAPTERS.length * (EXTRA_SECONDS + 30) + EXTRA_SECONDS : 0) +
+  (PROBE ? CHILDREN_COUNT * PROBE_ROUNDS * PROBE_SETS.length * PROBE_SECONDS : 0) +
+  (CPU_PROF ? CHILDREN_COUNT * ROUTES.length * (SECONDS + 10) : 0);
 const WATCHDOG_MS = Math.round((120 + PLANNED_S * 1.5) * 1000);
 setTimeout(() => {
   console.error(`bench: watchdog after ${WATCHDOG_MS / 1000} s, giving up`);
@@ -217,7 +228,8 @@ class ApiChild {
   static start(script: string, variant: string, config: ChildConfig): Promise<ApiChild> {
     const name = `${variant}/${config.adapter}`;
     const child = fork(script, [], {
-      execArgv: ['--expose-gc'],
+      // BENCH_CHILD_NODE_ARGS: V8 flags for the API children (e.g. --trace-deopt), for diagnosis.
+      execArgv: ['--expose-gc', ...(process.env.BENCH_CHILD_NODE_ARGS?.split(' ').filter(Boolean) ?? [])],
       env: { ...process.env, BENCH_CHILD_CONFIG: JSON.stringify(config) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -747,7 +759,19 @@ async function main(): Promise<void> {
       `\nProbes: wall time of each call in the running server, µs (median over ${PROBE_ROUNDS} runs of the median call, ${PROBE_SECONDS} s each; ` +
         `the wrapper's own cost, ~${probed[0]!.overheadUs} µs, subtracted)\n` +
         table(
-          ['child', 'route', 'function', 'calls', 'median µs', 'p25 µs', 'p75 µs'],
+          [
+            'child',
+            'route',
+            'function',
+            'calls',
+            'median µs',
+            'p25 µs',
+            'p75 µs',
+            'p99 µs',
+            'mean µs (< 50 µs)',
+            'slower calls',
+            'mean µs (all)',
+          ],
           keys.map((key) => {
             const [child, route, probe] = key.split('|');
             const runs = probed.filter((p) => p.child === child && p.route === route && p.probe === probe);
@@ -759,6 +783,10 @@ async function main(): Promise<void> {
               round(median(runs.map((p) => p.medianUs)), 2),
               round(median(runs.map((p) => p.p25Us)), 2),
               round(median(runs.map((p) => p.p75Us)), 2),
+              round(median(runs.map((p) => p.p99Us)), 2),
+              round(median(runs.map((p) => p.meanUs)), 2),
+              runs.reduce((sum, p) => sum + p.slowCalls, 0),
+              round(median(runs.map((p) => p.fullMeanUs)), 2),
             ];
           }),
         ),
