@@ -52,7 +52,7 @@ export const negativeEntriesFor = (maxEntries: number): number =>
 export class IntrospectionCache {
   private readonly positive?: LRUCache<string, CachedOutcome>;
   private readonly negative?: LRUCache<string, CachedOutcome>;
-  private readonly inFlight = new Map<string, Promise<IntrospectionOutcome>>();
+  private readonly inFlight = new Map<string, { promise: Promise<IntrospectionOutcome>; invalidations: number }>();
   /** Counts invalidations, so that an answer loading while one happens is not stored. */
   private invalidations = 0;
   private readonly now: () => number;
@@ -97,17 +97,20 @@ export class IntrospectionCache {
 
   /** The outcome for `key`, computed by `load` at most once at a time, then stored for as long as it may live. */
   load(key: string, load: () => Promise<LoadedOutcome>): Promise<IntrospectionOutcome> {
-    const pending = this.inFlight.get(key);
-    if (pending) return pending;
     const invalidations = this.invalidations;
+    const pending = this.inFlight.get(key);
+    // A call started before an invalidation may carry the answer it invalidated: a later request asks again.
+    if (pending && pending.invalidations === invalidations) return pending.promise;
     const promise = load()
       .then((loaded) => {
         // An invalidation during the call may concern this answer: serve it to its waiters, do not keep it.
         if (invalidations === this.invalidations) this.store(key, loaded);
         return loaded.outcome;
       })
-      .finally(() => this.inFlight.delete(key));
-    this.inFlight.set(key, promise);
+      .finally(() => {
+        if (this.inFlight.get(key)?.promise === promise) this.inFlight.delete(key);
+      });
+    this.inFlight.set(key, { promise, invalidations });
     return promise;
   }
 

@@ -159,7 +159,8 @@ export class CachingTokenValidator extends TokenValidator {
       .load(key, () => this.introspect(token, key, deadline, parameters))
       .then(
         (outcome) => this.judge(outcome),
-        (error: unknown) => this.judge(this.staleOrFail(error, cached)),
+        // The entry as it is now: an invalidation, or its keepUntil (never past exp) passing during the call, ends it.
+        (error: unknown) => this.judge(this.staleOrFail(error, this.cache.get(key))),
       );
   }
 

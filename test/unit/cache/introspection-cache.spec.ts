@@ -178,6 +178,27 @@ describe('IntrospectionCache.load', () => {
     expect(loader).toHaveBeenCalledTimes(1);
   });
 
+  it('a load after an invalidation does not join a flight started before it; later loads join the new flight', async () => {
+    const c = cache();
+    const before = deferred<IntrospectionOutcome>();
+    const after = deferred<IntrospectionOutcome>();
+    const loader = jest.fn<() => Promise<IntrospectionOutcome>>();
+    loader.mockReturnValueOnce(before.promise).mockReturnValueOnce(after.promise);
+    const first = load(c, 'k', loader, expOf);
+    c.invalidate('k');
+    const second = load(c, 'k', loader, expOf);
+    const third = load(c, 'k', loader, expOf);
+    expect(loader).toHaveBeenCalledTimes(2);
+    // The older flight ends first: the newer one stays the one to join.
+    before.resolve(principal('old'));
+    await expect(first).resolves.toMatchObject({ sub: 'old' });
+    const fourth = load(c, 'k', loader, expOf);
+    expect(loader).toHaveBeenCalledTimes(2);
+    after.resolve(principal('new'));
+    for (const p of [second, third, fourth]) await expect(p).resolves.toMatchObject({ sub: 'new' });
+    expect(c.get('k')?.outcome).toMatchObject({ sub: 'new' });
+  });
+
   it('a finished flight is not reused: a later load with nothing stored calls the loader again', async () => {
     const c = cache({ maxTtlSeconds: 0 });
     const loader = jest.fn(async () => principal());
