@@ -340,7 +340,7 @@ async function measure(adapter: Adapter): Promise<MicroResult> {
       },
       {
         group: 'step',
-        name: '4c   IntrospectionCache.get(key) (LRU get, TTL, module clock)',
+        name: '4c   IntrospectionCache.get(key) (LRU get, entry deadline, clock read)',
         sync: () => cache.get(key),
       },
       { group: 'step', name: '4d   Date.now()', sync: () => Date.now() },
