@@ -49,7 +49,7 @@ export function headerLineCount(request: HeaderCarrier, lowerName: string): numb
  * The query of the request, read only when the request target has one: Express 5's `req.query` is a getter that
  * parses the query string again on every read (an empty object each time when there is none).
  */
-const queryOf = (request: CredentialCarrier): unknown =>
+export const queryOf = (request: CredentialCarrier): unknown =>
   typeof request.url === 'string' && request.url.indexOf('?') === -1 ? undefined : request.query;
 
 /** `Bearer ` in any case (RFC 9110 §11.1) at the start of the header, compared without a new string. */

@@ -74,7 +74,10 @@ export class ResourceServerStrategy extends PassportStrategy(BearerStrategy, RES
       // With DPoP or mTLS on, the proof or the certificate is checked around the same validation.
       const principal = await (senderConstraints === undefined
         ? validate(token)
-        : senderConstraints.authenticate(request as ConstrainedRequest, validate));
+        : senderConstraints.authenticate(request as ConstrainedRequest, validate, {
+            token,
+            scheme: senderConstraints.schemeOf(request as CredentialCarrier),
+          }));
       return await admit(request, principal, policy, this.settings.resolveUser);
     } catch (error) {
       const known =

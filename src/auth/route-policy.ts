@@ -2,6 +2,7 @@ import { type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { ResourceServerPrincipal } from '../principal.js';
 import { InsufficientScopeError, ServiceProviderNotAllowedError } from '../errors.js';
+import { DEFAULT_AUTHORIZATION_SERVER } from '../config/resource-server-settings.js';
 import type { ValidationCall } from '../validation/token-validator.js';
 import { ALLOWED_SERVICE_PROVIDERS, type ServiceProviderIds } from './allowed-service-providers.decorator.js';
 import { AUTHORIZATION_SERVERS } from './authorization-servers.decorator.js';
@@ -49,8 +50,6 @@ export function assertRouteScopes(principal: ResourceServerPrincipal, policy: Ro
   );
 }
 
-const DEFAULT = 'default';
-
 /**
  * Route metadata (`@AllowedServiceProviders`, `@AuthorizationServers`, `@RequiredScopes`, `@Public`) → RoutePolicy, memoised per
  * controller class and handler (a handler inherited by two controllers may have two policies): `Reflector` is not read
@@ -94,7 +93,7 @@ export class RoutePolicies {
     const list = this.reflector.getAllAndOverride<ServiceProviderIds[] | undefined>(ALLOWED_SERVICE_PROVIDERS, targets);
     return Object.freeze({
       isPublic: isPublicRoute(handler, type),
-      serviceProviders: this.serviceProviders(list, servers?.length ? servers : [DEFAULT]),
+      serviceProviders: this.serviceProviders(list, servers?.length ? servers : [DEFAULT_AUTHORIZATION_SERVER]),
       validation: servers?.length ? Object.freeze({ authorizationServers: Object.freeze([...servers]) }) : undefined,
       ...(scopes !== undefined && scopes.scopes.length > 0 ? { requiredScopes: scopes } : {}),
     });
@@ -122,7 +121,7 @@ export class RoutePolicies {
         add(name, this.settings.authorizationServers.get(name)?.allowedServiceProviders ?? []);
     }
     for (const entry of list) {
-      if (typeof entry === 'string') add(DEFAULT, [entry]);
+      if (typeof entry === 'string') add(DEFAULT_AUTHORIZATION_SERVER, [entry]);
       else for (const [name, ids] of Object.entries(entry)) add(name, ids);
     }
     return byIssuer;

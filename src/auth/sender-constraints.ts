@@ -15,6 +15,7 @@ import {
   type CredentialCarrier,
   extractBearerToken,
   hasAccessTokenParameter,
+  queryOf,
   MAX_TOKEN_LENGTH,
 } from './bearer-token.js';
 import {
@@ -88,7 +89,7 @@ export class SenderConstraints {
   }
 
   private dpopToken(request: CredentialCarrier): string {
-    if (hasAccessTokenParameter(request.query) || hasAccessTokenParameter(request.body)) {
+    if (hasAccessTokenParameter(queryOf(request)) || hasAccessTokenParameter(request.body)) {
       throw new InvalidRequestError('the request carries an access token in more than one place');
     }
     if (headerLineCount(request, 'authorization') > 1) {
@@ -112,8 +113,10 @@ export class SenderConstraints {
   async authenticate(
     request: ConstrainedRequest,
     validate: (token: string) => ResourceServerPrincipal | Promise<ResourceServerPrincipal>,
+    /** The request's credentials when the caller has already read them (`credentialsOf`). */
+    credentials: Credentials = this.credentialsOf(request),
   ): Promise<ResourceServerPrincipal> {
-    const { token, scheme } = this.credentialsOf(request);
+    const { token, scheme } = credentials;
     const proof = scheme === 'DPoP' ? await this.verifyProof(request, token) : undefined;
     const principal = await validate(token);
     const cnf = principal.claims.cnf;

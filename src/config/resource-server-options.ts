@@ -3,6 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { ResolveUser } from '../principal.js';
 import type {
   AsymmetricSigningAlgorithm,
+  ClientAuthMethod,
   ContentEncryptionAlgorithm,
   KeyManagementAlgorithm,
   SigningAlgorithm,
@@ -79,7 +80,7 @@ export interface ResourceServerOptions<User = unknown> {
    * `client_id` when set: for an AS whose endpoint does not authenticate its callers (RFC 7662 §2.1 says it must; the
    * README says what this gives up). With `none`, `signingAlgs` may not hold HS* (keyed by a client secret).
    */
-  clientAuthMethod?: 'client_secret_post' | 'client_secret_basic' | 'none';
+  clientAuthMethod?: ClientAuthMethod;
   /** `jwt` (RFC 9701 signed, and encrypted when `privateKeys` is set) or `json` (plain RFC 7662). Default `jwt`. */
   introspectionFormat?: 'jwt' | 'json';
   /** The RS's private key(s): PEM, JWK, JWK Set or a list; they decrypt answers, their public part is served at `/jwks`. */

@@ -30,10 +30,6 @@ export class AuthorizationServerRegistry {
     return this.byName.get(DEFAULT_AUTHORIZATION_SERVER)!;
   }
 
-  issuerOf(name: string): string | undefined {
-    return this.byName.get(name)?.settings.issuer;
-  }
-
   withIssuer(issuer: string | undefined): AuthorizationServerRuntime | undefined {
     return issuer === undefined ? undefined : this.byIssuer.get(issuer);
   }
@@ -41,7 +37,7 @@ export class AuthorizationServerRegistry {
 
 /**
  * The validator of a module with several authorization servers: each call goes to the validator (cache, breaker) of
- * the AS it belongs to. A route accepts the ASs it names (`@AuthorizationServerRegistry`), else the default one. A JWT access
+ * the AS it belongs to. A route accepts the ASs it names (`@AuthorizationServers`), else the default one. A JWT access
  * token is routed by its `iss` (never by trying each AS), and refused when the route does not accept that AS; an
  * opaque token goes to the first AS the route names.
  */
@@ -73,7 +69,7 @@ export class RoutingTokenValidator extends TokenValidator {
 
   private named(name: string): CachingTokenValidator {
     const server = this.servers.byName.get(name);
-    // A route naming an AS the module does not have is a set-up mistake (the route audit names it at start-up).
+    // A route naming an AS the module does not have is a set-up mistake: 503, this message in the log.
     if (server === undefined) throw new AuthorizationServerUnavailableError(`no authorization server is named ${name}`);
     return server.validator;
   }

@@ -94,39 +94,36 @@ export class CachingTokenValidator extends TokenValidator {
     this.cache = new IntrospectionCache({ maxEntries: settings.cache.maxEntries, ...this.cacheOptions, now });
     this.keysWithParameters = new LRUCache({ max: Math.max(1, settings.cache.maxEntries) });
     // Invalidations published by any instance (this one too) reach this cache.
-    void shared?.onInvalidation((message) => this.invalidateHere(message));
+    void shared?.onInvalidation((message) => void this.invalidateHere(message));
   }
 
   /** Forgets a token here, in the shared tier, and on every instance sharing it. */
   async invalidateToken(token: string): Promise<void> {
     const key = IntrospectionCache.key(token);
-    const withParameters = [...(this.keysWithParameters.get(key) ?? [])];
-    this.invalidateHere({ type: 'token', value: key });
+    await this.invalidateHere({ type: 'token', value: key });
     await this.shared?.delete(key);
-    for (const other of withParameters) await this.shared?.delete(other);
     await this.shared?.publishInvalidation({ type: 'token', value: key });
   }
 
   /** Forgets every token of a subject (`sub` as this AS gives it) here, in the shared tier, and on every instance. */
   async invalidateSubject(sub: string): Promise<void> {
-    this.invalidateHere({ type: 'subject', value: sub });
+    await this.invalidateHere({ type: 'subject', value: sub });
     await this.shared?.deleteSubject(sub);
     await this.shared?.publishInvalidation({ type: 'subject', value: sub });
   }
 
-  private invalidateHere(message: InvalidationMessage): void {
-    if (message.type === 'token') {
-      this.cache.invalidate(message.value);
-      const withParameters = this.keysWithParameters.get(message.value);
-      if (withParameters !== undefined) {
-        this.keysWithParameters.delete(message.value);
-        for (const key of withParameters) {
-          this.cache.invalidate(key);
-          // Another instance's message: the shared entries this instance loaded under its parameters go too.
-          void this.shared?.delete(key);
-        }
-      }
-    } else this.cache.invalidateSubject(message.value);
+  /**
+   * Drops the entries here at once; resolves when the shared entries this instance loaded under extra parameters are
+   * gone too (another instance's message cannot name them: they are keyed with this instance's parameters).
+   */
+  private async invalidateHere(message: InvalidationMessage): Promise<void> {
+    if (message.type === 'subject') return this.cache.invalidateSubject(message.value);
+    this.cache.invalidate(message.value);
+    const withParameters = this.keysWithParameters.get(message.value);
+    if (withParameters === undefined) return;
+    this.keysWithParameters.delete(message.value);
+    for (const key of withParameters) this.cache.invalidate(key);
+    await Promise.all([...withParameters].map((key) => this.shared?.delete(key)));
   }
 
   validate(
@@ -148,13 +145,13 @@ export class CachingTokenValidator extends TokenValidator {
     }
     if (cacheChannel.hasSubscribers) cacheChannel.publish(CACHE_EVENTS.memoryMiss);
     if (parameters !== undefined) {
-      const tokenKey = IntrospectionCache.key(token);
-      const keys = this.keysWithParameters.get(tokenKey);
-      if (keys === undefined) this.keysWithParameters.set(tokenKey, new Set([key]));
+      const plainKey = tokenKey ?? IntrospectionCache.key(token);
+      const keys = this.keysWithParameters.get(plainKey);
+      if (keys === undefined) this.keysWithParameters.set(plainKey, new Set([key]));
       else if (keys.size < 1000) keys.add(key);
     }
     // One deadline for the whole miss (waiting for a place, the call, its retry): then the client gets its 503.
-    const deadline = this.now() + this.settings.timeoutMs;
+    const deadline = now + this.settings.timeoutMs;
     return this.cache
       .load(key, () => this.introspect(token, key, deadline, parameters))
       .then(
